@@ -1,0 +1,197 @@
+"""Anthropic ``system`` + ``messages`` -> OpenAI Chat ``messages`` (the conversation half of a request).
+
+Pure: builds new dicts and never mutates the input. Only the fields OpenAI knows are copied, so
+Anthropic-only keys (``cache_control``, ``citations``, signatures) cannot leak upstream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from converters.tool_names import shorten_tool_name
+
+__all__ = ["ConversionError", "to_chat_messages"]
+
+EMPTY_TOOL_RESULT = "(empty result)"
+TOOL_ERROR_PREFIX = "[tool error] "
+IMAGE_BELOW = "[image attached below]"
+
+
+class ConversionError(Exception):
+    """Input that the Chat dialect cannot represent; the proxy answers 400 invalid_request_error."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param  # dotted path into the request body, e.g. "messages.3.content.0.source"
+
+
+def to_chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's system prompt and turns as Chat messages, in order."""
+    out: list[dict[str, Any]] = []
+    system = _text_of(body.get("system"), "\n\n")
+    if system:
+        out.append({"role": "system", "content": system})
+    for i, message in enumerate(body.get("messages") or ()):
+        if not isinstance(message, dict):
+            raise ConversionError("each message must be an object", f"messages.{i}")
+        role = message.get("role")
+        content = message.get("content")
+        if role == "user":
+            out.extend(_user_turn(content, f"messages.{i}.content"))
+        elif role == "assistant":
+            if (turn := _assistant_turn(content)) is not None:
+                out.append(turn)
+        elif role == "system":
+            # Claude Code puts role:"system" messages inside `messages`; keep them where they are.
+            if text := _text_of(content, "\n\n"):
+                out.append({"role": "system", "content": text})
+        else:
+            raise ConversionError(f"unsupported message role {role!r}", f"messages.{i}.role")
+    return out
+
+
+def _text_of(content: Any, sep: str) -> str:
+    """A string, or the non-blank text blocks of a block list joined by ``sep``."""
+    if isinstance(content, str):
+        return content if content.strip() else ""
+    if not isinstance(content, list):
+        return ""
+    return sep.join(
+        text
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "text"
+        and isinstance(text := block.get("text"), str) and text.strip()
+    )
+
+
+def _user_turn(content: Any, param: str) -> list[dict[str, Any]]:
+    """Tool messages first (OpenAI wants them right after the assistant's tool_calls), then the rest."""
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}] if content.strip() else []
+    tools: list[dict[str, Any]] = []
+    tool_images: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for j, block in enumerate(content if isinstance(content, list) else ()):
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "tool_result":
+            tools.append(_tool_message(block, tool_images, f"{param}.{j}.content"))
+        elif kind == "text" or kind == "document":
+            text = block.get("text") if kind == "text" else _document_text(block)
+            if isinstance(text, str) and text.strip():
+                parts.append({"type": "text", "text": text})
+        elif kind == "image":
+            parts.append(_image_part(block, f"{param}.{j}.source"))
+        # Anything else (server tool results, search results, unknown kinds) has no Chat form.
+    parts = tool_images + parts
+    if not parts:
+        return tools
+    if all(part["type"] == "text" for part in parts):
+        user: dict[str, Any] = {"role": "user", "content": "\n\n".join(p["text"] for p in parts)}
+    else:
+        user = {"role": "user", "content": parts}
+    return [*tools, user]
+
+
+def _tool_message(block: dict[str, Any], images: list[dict[str, Any]], param: str) -> dict[str, Any]:
+    """One role:tool message; images go to ``images`` because most hosts reject them in role:tool."""
+    content = block.get("content")
+    texts: list[str] = []
+    n_images = 0
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for k, part in enumerate(content):
+            if not isinstance(part, dict):
+                continue
+            kind = part.get("type")
+            text = part.get("text") if kind == "text" else _document_text(part) if kind == "document" else None
+            if isinstance(text, str) and text:
+                texts.append(text)
+            elif kind == "image":
+                images.append(_image_part(part, f"{param}.{k}.source"))
+                n_images += 1
+    text = "\n".join(texts)
+    if not text.strip():
+        text = "" if n_images else EMPTY_TOOL_RESULT
+    if n_images:
+        text = f"{text}\n{IMAGE_BELOW}" if text else IMAGE_BELOW
+    if block.get("is_error") is True:
+        text = TOOL_ERROR_PREFIX + text
+    return {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
+
+
+def _document_text(block: dict[str, Any]) -> str | None:
+    """Plain-text documents become text; PDFs and other binary sources have no portable Chat form."""
+    source = block.get("source")
+    if not isinstance(source, dict):
+        return None
+    if source.get("type") == "text":
+        data = source.get("data")
+        return data if isinstance(data, str) else None
+    if source.get("type") == "content":
+        return _text_of(source.get("content"), "\n\n") or None
+    return None
+
+
+def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
+    source = block.get("source")
+    if not isinstance(source, dict):
+        raise ConversionError("image block has no source object", param)
+    kind = source.get("type")
+    if kind == "base64":
+        media_type, data = source.get("media_type"), source.get("data")
+        if isinstance(media_type, str) and isinstance(data, str):
+            return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
+    elif kind == "url":
+        url = source.get("url")
+        if isinstance(url, str):
+            return {"type": "image_url", "image_url": {"url": url}}
+    else:
+        raise ConversionError(
+            f"image source type {kind!r} is not supported by OpenAI-compatible upstreams; "
+            "send the image as base64 or as a URL",
+            param,
+        )
+    raise ConversionError(f"image source of type {kind!r} is missing its data", param)
+
+
+def _assistant_turn(content: Any) -> dict[str, Any] | None:
+    """Text and tool calls; thinking is dropped (OpenAI hosts cannot verify or use signatures)."""
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content} if content.strip() else None
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in content if isinstance(content, list) else ():
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            text = block.get("text")
+            if isinstance(text, str) and text.strip():
+                texts.append(text)
+        elif kind == "tool_use":
+            calls.append(_tool_call(block))
+    if not texts and not calls:
+        return None
+    message: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
+    name = block.get("name")
+    tool_input = block.get("input")
+    return {
+        "id": block.get("id"),
+        "type": "function",
+        "function": {
+            "name": shorten_tool_name(name) if isinstance(name, str) else "",
+            "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode(),
+        },
+    }

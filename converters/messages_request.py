@@ -1,0 +1,144 @@
+"""Anthropic Messages request -> OpenAI Chat Completions request.
+
+Pure: dict in, dict out; the input is never mutated. The output is built from an allow-list, so
+Anthropic-only fields (``cache_control``, ``context_management``, ``thinking``, ``container``,
+``mcp_servers``, ``service_tier``, ``betas``, ``top_k``, tool ``defer_loading`` ...) and any field a
+future client adds are dropped rather than forwarded: strict OpenAI-compatible hosts answer 400 to
+keys they do not know (ANCHORS §3 #16-17).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from converters.chat_messages import ConversionError, to_chat_messages
+from converters.tool_names import shorten_tool_name
+
+__all__ = ["ChatTarget", "ConversionError", "to_chat_request"]
+
+# Anthropic thinking budget -> OpenAI reasoning_effort: budgets up to the key go to the value.
+_BUDGET_TO_EFFORT: tuple[tuple[int, str], ...] = ((4096, "low"), (16384, "medium"))
+_ADAPTIVE_EFFORT = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
+_TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTarget:
+    """Where the translated request goes: the upstream model and what that provider accepts."""
+
+    model: str
+    max_tokens: int | None = None  # route ceiling: min(client value, this)
+    default_max_tokens: int | None = None  # used when the client sent no max_tokens
+    # Many OpenAI-compatible models reject `reasoning_effort`, and DeepSeek rejects it while its
+    # thinking is off (anthropics/claude-code#65863), so it is opt-in per route.
+    reasoning_effort: bool = False
+    max_tokens_field: str = "max_tokens"  # Azure / o-series want "max_completion_tokens"
+
+
+def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
+    """Anthropic Messages request body -> Chat Completions request body for ``target``."""
+    out: dict[str, Any] = {"model": target.model, "messages": to_chat_messages(body)}
+    if (max_tokens := _max_tokens(body.get("max_tokens"), target)) is not None:
+        out[target.max_tokens_field] = max_tokens
+    for key in ("temperature", "top_p"):
+        if isinstance(value := body.get(key), (int, float)) and not isinstance(value, bool):
+            out[key] = value
+    if stop := [s for s in body.get("stop_sequences") or () if isinstance(s, str) and s]:
+        out["stop"] = stop
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(user := metadata.get("user_id"), str) and user:
+        out["user"] = user
+    if body.get("stream") is True:
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}  # usage comes in a last, choice-less chunk
+    tools = _tools(body.get("tools"))
+    if tools:
+        # With no tools, tool_choice is an upstream 400 ("tool_choice may only be specified while
+        # providing tools"); Claude Code's web search sends exactly that (LiteLLM #25477).
+        out["tools"] = tools
+        out.update(_tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}))
+    if target.reasoning_effort and (effort := _reasoning_effort(body)) is not None:
+        out["reasoning_effort"] = effort
+    if (response_format := _response_format(body)) is not None:
+        out["response_format"] = response_format
+    return out
+
+
+def _max_tokens(value: Any, target: ChatTarget) -> int | None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return target.default_max_tokens
+    return value if target.max_tokens is None else min(value, target.max_tokens)
+
+
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    """Client tools as Chat functions; Anthropic server tools (``web_search_*``, ``bash_*``) are dropped."""
+    out: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools if isinstance(tools, list) else ()):
+        if not isinstance(tool, dict) or tool.get("type") not in (None, "custom"):
+            continue
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConversionError("every tool needs a non-empty name", f"tools.{i}.name")
+        # Built from name/description/schema only: defer_loading, input_examples, strict and
+        # cache_control must not reach the function object (ANCHORS §4.1 R5).
+        function: dict[str, Any] = {"name": shorten_tool_name(name)}
+        if isinstance(description := tool.get("description"), str) and description:
+            function["description"] = description
+        # The schema is shared with the input, not copied: nothing here writes to it.
+        schema = tool.get("input_schema")
+        function["parameters"] = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _tool_choice(choice: Any, names: set[str]) -> dict[str, Any]:
+    """``tool_choice`` / ``parallel_tool_calls`` for the request (only called when tools exist)."""
+    if isinstance(choice, str):  # lenient: Anthropic wants an object, some clients send a string
+        choice = {"type": choice}
+    if not isinstance(choice, dict):
+        return {}
+    out: dict[str, Any] = {}
+    kind = choice.get("type")
+    if kind in _TOOL_CHOICE:
+        out["tool_choice"] = _TOOL_CHOICE[kind]
+    elif kind == "tool" and isinstance(name := choice.get("name"), str):
+        # Forcing a tool that was dropped (a server tool) would be an upstream 400 ("Tool choice
+        # 'function' not found in 'tools'", raine/claude-code-proxy#10): leave the choice to the model.
+        if (short := shorten_tool_name(name)) in names:
+            out["tool_choice"] = {"type": "function", "function": {"name": short}}
+    if choice.get("disable_parallel_tool_use") is True and kind != "none":
+        out["parallel_tool_calls"] = False
+    return out
+
+
+def _reasoning_effort(body: dict[str, Any]) -> str | None:
+    """Thinking settings -> ``reasoning_effort``; None when thinking is off or absent."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict):
+        return None
+    kind = thinking.get("type")
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int):
+            return "medium"
+        return next((effort for limit, effort in _BUDGET_TO_EFFORT if budget <= limit), "high")
+    if kind == "adaptive":
+        config = body.get("output_config")
+        effort = config.get("effort") if isinstance(config, dict) else None
+        return _ADAPTIVE_EFFORT.get(effort, "medium") if isinstance(effort, str) else "medium"
+    return None
+
+
+def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``output_config.format`` (or the legacy top-level ``output_format``) -> ``response_format``."""
+    config = body.get("output_config")
+    spec = config.get("format") if isinstance(config, dict) else None
+    if spec is None:
+        spec = body.get("output_format")
+    if not isinstance(spec, dict) or spec.get("type") != "json_schema":
+        return None
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        return None
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}

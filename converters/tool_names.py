@@ -1,0 +1,58 @@
+"""Tool names and tool-call ids that survive a round trip through an OpenAI-compatible upstream.
+
+OpenAI caps function names at 64 characters; Anthropic tool ids must match ``^[a-zA-Z0-9_-]+$``.
+Both rewrites are deterministic, so the value a client echoes back maps again with no server state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["MAX_TOOL_NAME", "shorten_tool_name", "restore_map", "anthropic_tool_id", "new_tool_id"]
+
+MAX_TOOL_NAME = 64
+_MAX_TOOL_ID = 40  # OpenAI rejects longer tool_call ids
+_BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def shorten_tool_name(name: str) -> str:
+    """Names over 64 characters become their first 55 characters, '_' and an 8-hex-digit hash."""
+    if len(name) <= MAX_TOOL_NAME:
+        return name
+    return f"{name[:MAX_TOOL_NAME - 9]}_{_digest(name)}"
+
+
+def restore_map(tools: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """Shortened name -> original name, for the tools of one request (empty when none was shortened)."""
+    restored: dict[str, str] = {}
+    for tool in tools or ():
+        name = tool.get("name")
+        if isinstance(name, str) and len(name) > MAX_TOOL_NAME:
+            restored[shorten_tool_name(name)] = name
+    return restored
+
+
+def new_tool_id() -> str:
+    return "toolu_" + secrets.token_hex(12)
+
+
+def anthropic_tool_id(upstream_id: object) -> str:
+    """An upstream tool-call id in Anthropic's alphabet; generated when the upstream sent none.
+
+    Ids like Kimi's ``functions.Bash:0`` are sanitised and suffixed with a hash of the original,
+    so two ids that sanitise alike stay distinct.
+    """
+    if not isinstance(upstream_id, str) or not upstream_id:
+        return new_tool_id()
+    clean = _BAD_ID_CHARS.sub("_", upstream_id)
+    if clean == upstream_id and len(clean) <= _MAX_TOOL_ID:
+        return clean
+    return f"{clean[:_MAX_TOOL_ID - 9]}_{_digest(upstream_id)}"

@@ -1,0 +1,1 @@
+"""dragoman's HTTP side: app factory, middlewares, handlers, upstream client, config and CLI."""

@@ -1,0 +1,173 @@
+"""The YAML config: environment expansion, then validation into frozen pydantic models.
+
+The shape is a contract (see README). Unknown keys are errors, so a typo fails at start-up with
+the file, the key path and what was expected, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = ["Config", "Provider", "Route", "ConfigError", "load_config", "parse_config"]
+
+# Values that may legitimately expand to nothing: an unset key means "no auth" or "no key".
+_MAY_BE_EMPTY = (re.compile(r"^auth\.api_keys\[\d+\]$"), re.compile(r"^providers\[\d+\]\.api_key$"))
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message says where and why."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8082, ge=0, le=65535)
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)   # Claude Code sessions with images grow large
+    ping_interval: float = Field(10.0, gt=0)              # keepalive while the upstream is silent
+    shutdown_timeout: float = Field(30.0, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+
+class AuthConfig(_Model):
+    api_keys: tuple[str, ...] = ()
+
+    @field_validator("api_keys", mode="after")
+    @classmethod
+    def _drop_empty(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(k for k in keys if k)
+
+
+class Timeout(_Model):
+    connect: float = Field(10.0, gt=0)
+    read: float = Field(600.0, gt=0)   # the longest silence allowed between upstream bytes
+
+
+class Provider(_Model):
+    name: str = Field(min_length=1)
+    protocol: Literal["openai"]
+    base_url: str
+    api_key: str | None = None
+    timeout: Timeout = Timeout()
+    headers: dict[str, str] = {}
+    reasoning_effort: bool = False       # send thinking as reasoning_effort (many models reject it)
+    max_connections: int = Field(0, ge=0)  # 0: unlimited concurrent upstream requests
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+        return url.rstrip("/")
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _empty_key(cls, key: str | None) -> str | None:
+        return key or None
+
+
+class Route(_Model):
+    match: str = Field(min_length=1)       # glob on the model the client asked for
+    provider: str
+    model: str | None = None               # None: the client's model name passes through
+    max_tokens: int | None = Field(None, gt=0)          # ceiling on the client's max_tokens
+    default_max_tokens: int | None = Field(None, gt=0)  # when the client sends none
+    response_model: str | None = None      # model name reported back; default: the client's
+
+    def matches(self, model: str) -> bool:
+        return fnmatch.fnmatchcase(model, self.match)
+
+
+class Config(_Model):
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
+    providers: tuple[Provider, ...] = Field(min_length=1)
+    routes: tuple[Route, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Config:
+        names = [p.name for p in self.providers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"provider names must be unique; repeated: {', '.join(duplicates)}")
+        for i, route in enumerate(self.routes):
+            if route.provider not in names:
+                raise ValueError(
+                    f"routes[{i}].provider: unknown provider {route.provider!r} (known: {', '.join(names)})"
+                )
+        return self
+
+    def provider(self, name: str) -> Provider:
+        return next(p for p in self.providers if p.name == name)
+
+
+def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = None) -> Config:
+    """Read, expand and validate a config file; raises ConfigError with file and key path."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, source=str(path), environ=environ)
+
+
+def parse_config(raw: Any, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    errors: list[str] = []
+    expanded = _expand(raw, "", os.environ if environ is None else environ, errors)
+    if errors:
+        raise ConfigError("\n".join(f"{source}: {e}" for e in errors))
+    try:
+        return Config.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{source}: {_describe(err)}" for err in exc.errors())) from None
+
+
+def _expand(node: Any, path: str, environ: Any, errors: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else str(k), environ, errors) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, f"{path}[{i}]", environ, errors) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def substitute(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        value = environ.get(name)
+        if value is not None and (value or default is None):
+            return value
+        if default is not None:
+            return default
+        if not any(p.match(path) for p in _MAY_BE_EMPTY):
+            errors.append(f"{path}: environment variable {name} is not set (use ${{{name}:-default}} for a default)")
+        return ""
+
+    return _VAR.sub(substitute, node)
+
+
+def _describe(err: Any) -> str:
+    loc = ""
+    for part in err.get("loc", ()):
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    message = err.get("msg", "invalid")
+    if err.get("type") == "extra_forbidden":
+        message = "unknown key"
+    elif err.get("type") == "literal_error":
+        message = f"{message}, got {err.get('input')!r}"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{loc}: {message}" if loc else message

@@ -1,0 +1,137 @@
+"""Request context (id + access log), errors in the client's dialect, and client auth.
+
+Order matters: ``[request_context, dialect_errors, auth]``: the first is outermost, so the access
+log sees the final status and auth failures are rendered by the error middleware.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from .errors import ProxyError, error_response
+
+__all__ = ["AccessRecord", "ACCESS", "API_KEYS", "request_context", "dialect_errors", "auth", "dialect_of"]
+
+log = structlog.get_logger("dragoman")
+
+REQUEST_ID = web.RequestKey("request_id", str)
+API_KEYS = web.AppKey("api_keys", tuple)
+_OPEN_PATHS = frozenset({"/", "/health", "/metrics"})
+
+
+@dataclass(slots=True)
+class AccessRecord:
+    """What handlers learn about a request, for its one access-log line."""
+
+    started: float
+    client_model: str | None = None
+    provider: str | None = None
+    upstream_model: str | None = None
+    stream: bool | None = None
+    ttfb_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error: str | None = None
+
+    def first_byte(self) -> None:
+        if self.ttfb_ms is None:
+            self.ttfb_ms = round((time.perf_counter() - self.started) * 1e3, 2)
+
+
+ACCESS = web.RequestKey("access", AccessRecord)
+
+
+def dialect_of(request: web.Request) -> str:
+    path = request.path
+    return "openai" if path.startswith(("/v1/chat/", "/v1/models", "/v1/completions")) else "anthropic"
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    record = AccessRecord(started=time.perf_counter())
+    request[ACCESS] = record
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except BaseException:
+        status = 499  # client closed the connection (the handler was cancelled)
+        raise
+    finally:
+        if request.path != "/health":
+            log.info(
+                "request", request_id=request_id, method=request.method, path=request.path,
+                status=status, model=record.client_model, provider=record.provider,
+                upstream_model=record.upstream_model, stream=record.stream,
+                ms=round((time.perf_counter() - record.started) * 1e3, 2), ttfb_ms=record.ttfb_ms,
+                input_tokens=record.input_tokens, output_tokens=record.output_tokens, error=record.error,
+            )
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: headers leave at prepare(), so streams get the id too."""
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        response.headers["request-id"] = request_id
+
+
+@web.middleware
+async def dialect_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ProxyError as exc:
+        request[ACCESS].error = exc.error_type
+        return error_response(exc, dialect_of(request))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = _http_exception(exc)
+        request[ACCESS].error = error.error_type
+        return error_response(error, dialect_of(request))
+    except Exception:
+        log.exception("unhandled error", request_id=request.get(REQUEST_ID), path=request.path)
+        request[ACCESS].error = "api_error"
+        error = ProxyError(500, f"Internal error in dragoman (request id {request.get(REQUEST_ID)}).")
+        return error_response(error, dialect_of(request))
+
+
+def _http_exception(exc: web.HTTPException) -> ProxyError:
+    if exc.status == 413:
+        return ProxyError(413, "Request body is larger than dragoman's server.max_body_bytes.")
+    if exc.status == 404:
+        return ProxyError(404, "Not found: dragoman serves /v1/messages, /v1/messages/count_tokens and /health.")
+    if exc.status == 405:
+        return ProxyError(405, f"Method {exc.headers.get('Allow') and 'not allowed; allowed: ' + exc.headers['Allow'] or 'not allowed'}.")
+    return ProxyError(exc.status, exc.text or exc.reason)
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    keys: tuple[str, ...] = request.app[API_KEYS]
+    if not keys or request.path in _OPEN_PATHS:
+        return await handler(request)
+    presented = request.headers.get("x-api-key") or request.headers.get("api-key") or ""
+    if not presented:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        presented = token.strip() if scheme.lower() == "bearer" else ""
+    # compare against every key, so timing does not tell which (or whether an early one) matched
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented.encode(), key.encode())
+    if not matched:
+        reason = "Invalid API key" if presented else "Missing API key"
+        raise ProxyError(401, f"{reason}: send one of dragoman's auth.api_keys as x-api-key or Authorization: Bearer.")
+    return await handler(request)

@@ -1,0 +1,81 @@
+"""One pooled aiohttp ClientSession per provider, opened at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+from aiohttp import web
+
+from .config import Config, Provider
+from .errors import ProxyError
+
+__all__ = ["Upstream", "UPSTREAMS", "upstream_sessions"]
+
+# Small read buffer: aiohttp pauses the upstream socket at twice this much unread data, which is
+# what bounds memory per stream when the client reads slower than the provider writes.
+READ_BUFSIZE = 16 * 1024
+
+
+class Upstream:
+    """A provider's connection pool plus the headers every request to it carries."""
+
+    __slots__ = ("provider", "session", "_headers")
+
+    def __init__(self, provider: Provider, session: aiohttp.ClientSession) -> None:
+        self.provider = provider
+        self.session = session
+        headers = {"Content-Type": "application/json"}
+        if provider.api_key:
+            headers["Authorization"] = f"Bearer {provider.api_key}"
+        headers.update(provider.headers)
+        self._headers = headers
+
+    @property
+    def chat_url(self) -> str:
+        return self.provider.base_url + "/chat/completions"
+
+    async def post(self, url: str, body: bytes, extra_headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
+        """Send the request and wait for the response headers; the caller must release the response.
+
+        Connection failures and timeouts before the response starts become ProxyErrors.
+        """
+        headers = self._headers if not extra_headers else {**self._headers, **extra_headers}
+        name = self.provider.name
+        try:
+            return await self.session.post(url, data=body, headers=headers)
+        except asyncio.TimeoutError:
+            raise ProxyError(504, f"Upstream provider '{name}' did not answer in time.") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ProxyError(502, f"Cannot connect to upstream provider '{name}': {exc.strerror or type(exc).__name__}.") from None
+        except aiohttp.ClientError as exc:
+            raise ProxyError(502, f"Upstream provider '{name}' failed: {type(exc).__name__}.") from None
+
+
+UPSTREAMS = web.AppKey("upstreams", dict[str, Upstream])
+
+
+def _session(provider: Provider) -> aiohttp.ClientSession:
+    timeout = aiohttp.ClientTimeout(
+        total=None,  # a stream has no total time cap
+        sock_connect=provider.timeout.connect,
+        sock_read=provider.timeout.read,
+    )
+    connector = aiohttp.TCPConnector(limit=provider.max_connections, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=READ_BUFSIZE,
+                                 raise_for_status=False, trust_env=False)
+
+
+def upstream_sessions(config: Config):  # type: ignore[no-untyped-def]
+    """cleanup_ctx factory: sessions exist exactly while the app runs."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        upstreams = {p.name: Upstream(p, _session(p)) for p in config.providers}
+        app[UPSTREAMS] = upstreams
+        try:
+            yield
+        finally:
+            await asyncio.gather(*(u.session.close() for u in upstreams.values()))
+
+    return ctx

@@ -1,0 +1,89 @@
+"""Inbound request bodies: parsed and checked once, so a bad request gets a 400 naming the field.
+
+TypedDicts with ``extra="allow"`` validate the shape the converters rely on and return plain
+dicts that keep every unknown key: a field a new Claude Code release adds is accepted, not rejected.
+Block contents are not validated beyond "a list of objects", for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import Annotated, NotRequired, TypedDict
+
+from .errors import ProxyError
+
+__all__ = ["parse_messages_request", "parse_count_tokens_request"]
+
+_Blocks = list[dict[str, Any]]
+
+
+@with_config(ConfigDict(extra="allow"))
+class _Message(TypedDict):
+    role: Literal["user", "assistant", "system"]
+    content: str | _Blocks
+
+
+@with_config(ConfigDict(extra="allow"))
+class _Tool(TypedDict):
+    name: Annotated[str, Field(min_length=1)]
+
+
+@with_config(ConfigDict(extra="allow"))
+class _CountTokensRequest(TypedDict):
+    model: Annotated[str, Field(min_length=1)]
+    messages: Annotated[list[_Message], Field(min_length=1)]
+    system: NotRequired[str | _Blocks]
+    tools: NotRequired[list[_Tool]]
+
+
+@with_config(ConfigDict(extra="allow"))
+class _MessagesRequest(_CountTokensRequest):
+    max_tokens: Annotated[int, Field(ge=1)]
+    stream: NotRequired[bool]
+    temperature: NotRequired[float]
+    top_p: NotRequired[float]
+    top_k: NotRequired[int]
+    stop_sequences: NotRequired[list[str]]
+    tool_choice: NotRequired[dict[str, Any]]
+    metadata: NotRequired[dict[str, Any]]
+    thinking: NotRequired[dict[str, Any]]
+
+
+_MESSAGES = TypeAdapter(_MessagesRequest)
+_COUNT_TOKENS = TypeAdapter(_CountTokensRequest)
+
+
+def parse_messages_request(raw: bytes) -> dict[str, Any]:
+    return _parse(_MESSAGES, raw)
+
+
+def parse_count_tokens_request(raw: bytes) -> dict[str, Any]:
+    return _parse(_COUNT_TOKENS, raw)
+
+
+def _parse(adapter: TypeAdapter[Any], raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise ProxyError(400, "Request body is empty; expected a JSON object.")
+    try:
+        return adapter.validate_json(raw)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise _bad_request(exc) from None
+
+
+def _bad_request(exc: ValidationError) -> ProxyError:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "list[", "str")))
+    kind = err["type"]
+    if kind == "json_invalid":
+        return ProxyError(400, f"Request body is not valid JSON: {err['msg']}.")
+    if not loc:
+        return ProxyError(400, "Request body must be a JSON object.")
+    if kind == "missing":
+        return ProxyError(400, f"{loc}: Field required", param=loc)
+    if kind == "too_short" and loc == "messages":
+        return ProxyError(400, "messages: at least one message is required", param=loc)
+    if loc.endswith(("content", "system")) and kind in ("string_type", "list_type"):
+        return ProxyError(400, f"{loc}: expected a string or a list of content blocks", param=loc)
+    return ProxyError(400, f"{loc}: {err['msg']}", param=loc)

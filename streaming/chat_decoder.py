@@ -1,0 +1,279 @@
+"""OpenAI Chat Completions chunks -> internal block events.
+
+The decoder turns the loose OpenAI delta stream into strictly ordered blocks:
+- one block open at a time; a change of kind stops the open block before the next starts;
+- a chunk carrying reasoning, text and tool calls at once is split in that order;
+- text and thinking blocks open lazily, on the first non-whitespace text, so no empty block exists;
+- a synthesised thinking block gets a (tagged) signature before it stops;
+- parallel tool calls are keyed by their OpenAI ``index`` (or by ``id``, or by order, for
+  upstreams that leave the index out). A new call stops the open one only when the open one's
+  arguments already parse as complete JSON; otherwise the upstream is interleaving fragments and
+  the new call is buffered and sent as a whole block once the open one is done. No fragment is
+  ever written into a stopped block.
+- usage arrives after finish_reason (in a chunk with empty ``choices``), so the end of the message
+  is only decided in ``finish()``, at ``[DONE]`` or end of stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from converters.thinking import SYNTHETIC_SIGNATURE
+from converters.tool_names import anthropic_tool_id
+from converters.usage import FINISH_TO_STOP, anthropic_usage
+
+from .events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, StreamFailure
+
+__all__ = ["ChatChunkDecoder", "upstream_error"]
+
+_PENDING, _OPEN, _CLOSED, _BUFFERED = 0, 1, 2, 3
+
+
+class _ToolCall:
+    __slots__ = ("upstream_id", "id", "name", "args", "state")
+
+    def __init__(self, upstream_id: str | None) -> None:
+        self.upstream_id = upstream_id
+        self.id = ""
+        self.name = ""
+        self.args: list[str] = []   # kept only while the call is open or buffered
+        self.state = _PENDING
+
+
+class ChatChunkDecoder:
+    """Feed it each parsed ``chat.completion.chunk``; ``finish()`` at ``[DONE]`` or end of stream."""
+
+    __slots__ = (
+        "_tool_names", "_open", "_open_call", "_ws", "_ws_kind", "_by_index", "_by_id", "_last_call",
+        "_buffered", "_finish_reason", "_stop_sequence", "_usage", "_saw_tools", "_over",
+    )
+
+    def __init__(self, tool_names: Mapping[str, str] | None = None) -> None:
+        self._tool_names = tool_names or {}
+        self._open: str | None = None          # kind of the open block: text, thinking, tool_use
+        self._open_call: _ToolCall | None = None
+        self._ws = ""                           # leading whitespace held until real text arrives
+        self._ws_kind = ""
+        self._by_index: dict[int, _ToolCall] = {}
+        self._by_id: dict[str, _ToolCall] = {}
+        self._last_call: _ToolCall | None = None
+        self._buffered: list[_ToolCall] = []   # calls that arrived while another was incomplete
+        self._finish_reason: str | None = None
+        self._stop_sequence: str | None = None
+        self._usage: dict[str, int] | None = None
+        self._saw_tools = False
+        self._over = False
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        if self._over:
+            return []
+        out: list[Event] = []
+        error = chunk.get("error")
+        if error is not None:
+            self._over = True
+            return [upstream_error(error)]
+        usage = chunk.get("usage")
+        if usage is None and isinstance(chunk.get("x_groq"), dict):
+            usage = chunk["x_groq"].get("usage")  # Groq puts the final usage under x_groq
+        if usage:
+            self._usage = anthropic_usage(usage) or self._usage
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0:
+                self._choice(choice, out)
+        return out
+
+    def finish(self, done: bool = True) -> list[Event]:
+        """End of the upstream stream. ``done`` is False for a plain EOF without ``[DONE]``.
+
+        An EOF that came before any finish_reason means the stream was cut: the message is
+        incomplete and must not look complete.
+        """
+        if self._over:
+            return []
+        self._over = True
+        if not done and self._finish_reason is None:
+            return [StreamFailure("api_error", "The upstream provider ended the stream before the message was complete.")]
+        out: list[Event] = []
+        self._close(out)
+        self._flush_buffered(out)
+        reason = FINISH_TO_STOP.get(self._finish_reason or "", "end_turn")
+        if self._saw_tools and reason == "end_turn":
+            reason = "tool_use"  # some upstreams say "stop" after tool calls
+        stop_sequence = None
+        if self._stop_sequence is not None and reason == "end_turn":
+            reason, stop_sequence = "stop_sequence", self._stop_sequence
+        out.append(MessageEnd(reason, self._usage, stop_sequence))
+        return out
+
+    # -- one choice ---------------------------------------------------------------------------
+
+    def _choice(self, choice: dict[str, Any], out: list[Event]) -> None:
+        delta = choice.get("delta")
+        if delta:
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                self._text("thinking", reasoning, out)
+            content = delta.get("content")
+            if isinstance(content, str):
+                if content:
+                    self._text("text", content, out)
+            elif isinstance(content, list):
+                self._content_parts(content, out)
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                self._text("text", refusal, out)
+            tool_calls = delta.get("tool_calls")
+            if tool_calls:
+                for call in tool_calls:
+                    self._tool_fragment(call, out)
+        finish = choice.get("finish_reason")
+        if finish:
+            self._finish_reason = finish
+            # vLLM names the matched stop string in choice.stop_reason (an int is a stop token id)
+            matched = choice.get("stop_reason")
+            if isinstance(matched, str) and finish == "stop":
+                self._stop_sequence = matched
+
+    def _content_parts(self, parts: list[Any], out: list[Event]) -> None:
+        # Mistral's magistral models stream content as parts, thinking included.
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "text" and isinstance(part.get("text"), str):
+                self._text("text", part["text"], out)
+            elif part.get("type") == "thinking":
+                for inner in part.get("thinking") or ():
+                    if isinstance(inner, dict) and isinstance(inner.get("text"), str):
+                        self._text("thinking", inner["text"], out)
+
+    def _text(self, kind: str, text: str, out: list[Event]) -> None:
+        if self._open == kind:
+            out.append(BlockDelta(kind, text))  # type: ignore[arg-type]
+            return
+        if text.isspace():
+            # Whitespace alone opens no block and closes none (it often rides along tool calls);
+            # it is kept and prepended if real text of the same kind follows.
+            self._ws = self._ws + text if self._ws_kind == kind else text
+            self._ws_kind = kind
+            return
+        if self._open is not None:
+            self._close(out)
+            self._flush_buffered(out)
+        if self._ws and self._ws_kind == kind:
+            text = self._ws + text
+        self._ws = ""
+        self._open = kind
+        out.append(BlockStart(kind))  # type: ignore[arg-type]
+        out.append(BlockDelta(kind, text))  # type: ignore[arg-type]
+
+    # -- tool calls -------------------------------------------------------------------------
+
+    def _tool_fragment(self, fragment: dict[str, Any], out: list[Event]) -> None:
+        function = fragment.get("function") or {}
+        name = function.get("name")
+        args = function.get("arguments")
+        if not isinstance(args, str):
+            args = orjson.dumps(args).decode() if isinstance(args, dict) else ""
+        call = self._find_call(fragment.get("index"), fragment.get("id"), name)
+        if not call.name and isinstance(name, str) and name:
+            call.name = self._tool_names.get(name, name)
+        if call.state == _CLOSED:
+            return  # only whitespace can follow JSON that already parsed complete
+        if args:
+            call.args.append(args)
+        if call.state == _BUFFERED:
+            return
+        if call.state == _PENDING and call.name:
+            self._start_call(call, out)
+        elif call.state == _OPEN and args:
+            out.append(BlockDelta("json", args))
+
+    def _find_call(self, index: Any, upstream_id: Any, name: Any) -> _ToolCall:
+        upstream_id = upstream_id if isinstance(upstream_id, str) and upstream_id else None
+        call: _ToolCall | None = None
+        if isinstance(index, int):
+            call = self._by_index.get(index)
+            # a new id (with a name) at a known index is a new call reusing the index
+            if call is not None and upstream_id and call.upstream_id and upstream_id != call.upstream_id and name:
+                call = None
+        elif upstream_id:
+            call = self._by_id.get(upstream_id)
+        elif not name:
+            call = self._last_call  # neither index nor id: a continuation of the latest call
+        if call is None:
+            call = _ToolCall(upstream_id)
+            call.id = anthropic_tool_id(upstream_id)
+            if isinstance(index, int):
+                self._by_index[index] = call
+            if upstream_id:
+                self._by_id[upstream_id] = call
+        elif upstream_id and call.upstream_id is None:
+            call.upstream_id = upstream_id
+        self._last_call = call
+        return call
+
+    def _start_call(self, call: _ToolCall, out: list[Event]) -> None:
+        self._saw_tools = True
+        if self._open == "tool_use":
+            if not self._buffered and _complete_json(self._open_call):
+                self._close(out)
+            else:
+                call.state = _BUFFERED  # interleaved: kept whole until the open call ends
+                self._buffered.append(call)
+                return
+        elif self._open is not None:
+            self._close(out)
+        call.state = _OPEN
+        self._open, self._open_call = "tool_use", call
+        out.append(BlockStart("tool_use", call.id, call.name))
+        if call.args:
+            out.append(BlockDelta("json", "".join(call.args)))
+
+    def _close(self, out: list[Event]) -> None:
+        if self._open == "thinking":
+            out.append(BlockDelta("signature", SYNTHETIC_SIGNATURE))
+        elif self._open == "tool_use" and self._open_call is not None:
+            self._open_call.state, self._open_call.args = _CLOSED, []
+            self._open_call = None
+        if self._open is not None:
+            out.append(BLOCK_STOP)
+            self._open = None
+
+    def _flush_buffered(self, out: list[Event]) -> None:
+        for call in self._buffered:
+            out.append(BlockStart("tool_use", call.id, call.name))
+            if call.args:
+                out.append(BlockDelta("json", "".join(call.args)))
+            out.append(BLOCK_STOP)
+            call.state, call.args = _CLOSED, []
+        self._buffered.clear()
+
+
+def _complete_json(call: _ToolCall | None) -> bool:
+    if call is None or not call.args:
+        return False
+    try:
+        orjson.loads("".join(call.args))
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def upstream_error(error: Any) -> StreamFailure:
+    """An OpenAI-style ``{"error": {...}}`` payload received mid-stream -> StreamFailure."""
+    if not isinstance(error, dict):
+        return StreamFailure("api_error", str(error) or "The upstream provider reported an error.")
+    message = str(error.get("message") or "The upstream provider reported an error.")
+    status = error.get("status_code") or error.get("code")
+    status = status if isinstance(status, int) else 0
+    kind = str(error.get("type") or "")
+    if status == 429 or "rate_limit" in kind:
+        return StreamFailure("rate_limit_error", message, 429)
+    if status in (503, 529) or "overloaded" in kind:
+        return StreamFailure("overloaded_error", message, 529)
+    if status == 400 or kind == "invalid_request_error":
+        return StreamFailure("invalid_request_error", message, 400)
+    return StreamFailure("api_error", message, 502)

@@ -1,0 +1,167 @@
+"""Shared fixtures: recorded captures, a scriptable mock provider on loopback, and dragoman itself.
+
+The mock provider is a plain aiohttp app that records every request it receives and answers
+from a queue of scripted replies (recorded fixtures, usually), streamed in pieces so the proxy
+really sees a stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from proxy.app import create_app
+from proxy.config import Config, parse_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """A recorded exchange from tests/fixtures (see SOURCES.md for where each came from)."""
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def load_capture(name: str) -> dict[str, Any]:
+    """A request Claude Code really sent (tests/fixtures/claude-code)."""
+    return json.loads((FIXTURES / "claude-code" / name).read_text(encoding="utf-8"))
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    chunk_size: int = 0            # > 0: stream the body in pieces of this many bytes
+    delay: float = 0.0             # pause before each piece
+    hang: float = 0.0              # pause after the last piece before ending (or forever if < 0)
+    headers: dict[str, str] = field(default_factory=dict)
+    cut: bool = False              # drop the connection after the body instead of ending cleanly
+
+    @classmethod
+    def from_fixture(cls, name: str, chunk_size: int = 97) -> Reply:
+        response = load_fixture(name)["response"]
+        ctype = response["headers"].get("content-type", "application/json")
+        stream = "event-stream" in ctype
+        return cls(status=response["status"], body=response["body"].encode(), content_type=ctype,
+                   chunk_size=chunk_size if stream else 0)
+
+    @classmethod
+    def sse(cls, *payloads: Any, done: bool = True, chunk_size: int = 0) -> Reply:
+        body = b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
+        if done:
+            body += b"data: [DONE]\n\n"
+        return cls(body=body, content_type="text/event-stream", chunk_size=chunk_size)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200) -> Reply:
+        return cls(status=status, body=json.dumps(payload).encode())
+
+
+class MockProvider:
+    """An OpenAI-compatible upstream on loopback that replays scripted replies."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None  # used when no reply is queued
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.cancelled = asyncio.Event()   # set when a client went away mid-reply
+        self.server: TestServer | None = None
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("/v1"))
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        return app
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        if self.replies:
+            reply = self.replies.pop(0)
+        elif self.responder is not None:
+            reply = self.responder(body)
+        else:
+            reply = Reply(status=500, body=b'{"error":{"message":"no scripted reply"}}')
+        if not reply.chunk_size and not reply.cut:
+            return web.Response(status=reply.status, body=reply.body, content_type=None,
+                                headers={"Content-Type": reply.content_type, **reply.headers})
+        response = web.StreamResponse(status=reply.status, headers={"Content-Type": reply.content_type, **reply.headers})
+        await response.prepare(request)
+        size = reply.chunk_size or len(reply.body) or 1
+        try:
+            for start in range(0, len(reply.body), size):
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+                await response.write(reply.body[start:start + size])
+            if reply.hang:
+                await asyncio.sleep(reply.hang if reply.hang > 0 else 3600)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.cancelled.set()
+            raise
+        if reply.cut:
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        await response.write_eof()
+        return response
+
+
+def make_config(provider_url: str, **overrides: Any) -> Config:
+    raw: dict[str, Any] = {
+        "server": {"ping_interval": 10},
+        "providers": [{"name": "mock", "protocol": "openai", "base_url": provider_url,
+                       "api_key": "sk-upstream-secret-0123456789",
+                       "timeout": {"connect": 5, "read": 30}}],
+        "routes": [
+            {"match": "*haiku*", "provider": "mock", "model": "small-model"},
+            {"match": "claude-*", "provider": "mock", "model": "big-model", "max_tokens": 8192},
+            {"match": "gpt-*", "provider": "mock"},
+        ],
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return parse_config(raw, environ={})
+
+
+@pytest.fixture
+async def provider(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> MockProvider:
+    mock = MockProvider()
+    mock.server = await aiohttp_server(mock.app())
+    return mock
+
+
+@pytest.fixture
+def start_dragoman(aiohttp_server: Callable[..., Awaitable[TestServer]], provider: MockProvider):
+    """Start dragoman in front of the mock provider; returns its base URL."""
+
+    async def start(**overrides: Any) -> str:
+        # aiohttp's TestServer runs with handler_cancellation=True, as `dragoman serve` does
+        server = await aiohttp_server(create_app(make_config(provider.url, **overrides)))
+        return str(server.make_url("")).rstrip("/")
+
+    return start
+
+
+@pytest.fixture
+async def dragoman(start_dragoman: Callable[..., Awaitable[str]]) -> str:
+    return await start_dragoman()

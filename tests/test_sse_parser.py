@@ -1,0 +1,54 @@
+"""The incremental SSE parser: lines split anywhere, CR/LF/CRLF, multi-line data, comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from streaming.sse import MAX_LINE_BYTES, SSEError, SSEParser
+
+STREAM = (b": comment\r\nevent: a\r\ndata: {\"x\": 1}\r\n\r\n"
+          b"data: line one\ndata: line two\n\n"
+          b"event: b\rdata:no-space\r\r"
+          b"data: \xe2\x80\xa8 keeps U+2028 inside\n\n"
+          b"id: 7\nretry: 10\ndata: [DONE]\n\n")
+EXPECTED = [("a", '{"x": 1}'), ("", "line one\nline two"), ("b", "no-space"),
+            ("", "\u2028 keeps U+2028 inside"), ("", "[DONE]")]
+
+
+def feed_all(pieces: list[bytes]) -> list[tuple[str, str]]:
+    parser = SSEParser()
+    events = []
+    for piece in pieces:
+        events += parser.feed(piece)
+    return events + parser.finish()
+
+
+def test_whole_stream() -> None:
+    assert feed_all([STREAM]) == EXPECTED
+
+
+def test_every_split_point_gives_the_same_events() -> None:
+    for cut in range(len(STREAM) + 1):
+        assert feed_all([STREAM[:cut], STREAM[cut:]]) == EXPECTED, cut
+
+
+def test_one_byte_at_a_time() -> None:
+    assert feed_all([STREAM[i:i + 1] for i in range(len(STREAM))]) == EXPECTED
+
+
+def test_crlf_split_between_cr_and_lf_is_one_line_end() -> None:
+    assert feed_all([b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n"]) == [("", "a"), ("", "b")]
+
+
+def test_unterminated_last_event_is_dispatched_at_finish() -> None:
+    assert feed_all([b"data: {\"done\": false}"]) == [("", '{"done": false}')]
+
+
+def test_blank_lines_and_comments_dispatch_nothing() -> None:
+    assert feed_all([b"\n\n: ping\n\nevent: ping\n\n"]) == []
+
+
+def test_endless_line_is_refused() -> None:
+    parser = SSEParser()
+    with pytest.raises(SSEError):
+        parser.feed(b"data: " + b"x" * (MAX_LINE_BYTES + 1))
