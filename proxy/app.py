@@ -6,6 +6,7 @@ import structlog
 from aiohttp import web
 
 from .config import Config
+from . import metrics
 from .handlers import health, messages
 from .handlers.messages import CONFIG
 from .middlewares import API_KEYS, add_request_id, auth, dialect_errors, request_context
@@ -23,10 +24,12 @@ def create_app(config: Config) -> web.Application:
     )
     app[CONFIG] = config
     app[API_KEYS] = config.auth.api_keys
+    app[metrics.METRICS] = metrics.Metrics()
     app.cleanup_ctx.append(upstream_sessions(config))
     app.on_response_prepare.append(add_request_id)
     app.router.add_routes(health.routes)
     app.router.add_routes(messages.routes)
+    app.router.add_routes(metrics.routes)
     return app
 
 

@@ -18,7 +18,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         factory: structlog.typing.WrappedLogger = structlog.PrintLoggerFactory(sys.stdout)
     else:
         renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
-        factory = structlog.BytesLoggerFactory(sys.stdout)
+        factory = structlog.BytesLoggerFactory(sys.stdout.buffer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

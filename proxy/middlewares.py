@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .errors import ProxyError, error_response
+from .metrics import METRICS, observe
 
 __all__ = ["AccessRecord", "ACCESS", "API_KEYS", "request_context", "dialect_errors", "auth", "dialect_of"]
 
@@ -24,6 +25,7 @@ log = structlog.get_logger("dragoman")
 REQUEST_ID = web.RequestKey("request_id", str)
 API_KEYS = web.AppKey("api_keys", tuple)
 _OPEN_PATHS = frozenset({"/", "/health", "/metrics"})
+_QUIET_PATHS = frozenset({"/health", "/metrics"})  # probes: no access-log line, no metrics
 
 
 @dataclass(slots=True)
@@ -71,12 +73,16 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = 499  # client closed the connection (the handler was cancelled)
         raise
     finally:
-        if request.path != "/health":
+        if request.path not in _QUIET_PATHS:
+            seconds = time.perf_counter() - record.started
+            resource = request.match_info.route.resource
+            observe(request.app[METRICS], resource.canonical if resource else "(unmatched)", status,
+                    record.provider, seconds, record.ttfb_ms, record.input_tokens, record.output_tokens)
             log.info(
                 "request", request_id=request_id, method=request.method, path=request.path,
                 status=status, model=record.client_model, provider=record.provider,
                 upstream_model=record.upstream_model, stream=record.stream,
-                ms=round((time.perf_counter() - record.started) * 1e3, 2), ttfb_ms=record.ttfb_ms,
+                ms=round(seconds * 1e3, 2), ttfb_ms=record.ttfb_ms,
                 input_tokens=record.input_tokens, output_tokens=record.output_tokens, error=record.error,
             )
 

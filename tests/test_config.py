@@ -1,0 +1,119 @@
+"""Config loading: environment expansion, validation errors that say where, and the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proxy.cli import main
+from proxy.config import ConfigError, load_config, parse_config
+from proxy.routing import resolve
+from proxy.errors import ProxyError
+
+ROOT = Path(__file__).parent.parent
+
+BASE = """
+providers:
+  - name: openai
+    protocol: openai
+    base_url: ${OPENAI_BASE_URL:-https://api.openai.com/v1}
+    api_key: ${OPENAI_API_KEY}
+routes:
+  - {match: "*haiku*", provider: openai, model: gpt-4o-mini, max_tokens: 4096}
+  - {match: "*", provider: openai}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_expansion_defaults_and_empty_key(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE), environ={})
+    provider = config.providers[0]
+    assert provider.base_url == "https://api.openai.com/v1"
+    assert provider.api_key is None          # an unset key may be empty (Ollama needs none)
+    assert provider.timeout.connect == 10 and provider.timeout.read == 600
+    assert config.server.port == 8082 and config.auth.api_keys == ()
+
+
+def test_expansion_from_environment(tmp_path: Path) -> None:
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1/", "OPENAI_API_KEY": "sk-abc"}
+    config = load_config(write(tmp_path, BASE), environ=env)
+    assert config.providers[0].base_url == "http://127.0.0.1:9/v1"
+    assert config.providers[0].api_key == "sk-abc"
+
+
+def test_missing_variable_names_variable_and_path(tmp_path: Path) -> None:
+    text = BASE.replace("${OPENAI_BASE_URL:-https://api.openai.com/v1}", "${OPENAI_BASE_URL}")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    message = str(err.value)
+    assert "config.yaml" in message
+    assert "providers[0].base_url" in message and "OPENAI_BASE_URL" in message
+
+
+def test_empty_auth_key_variable_means_open(tmp_path: Path) -> None:
+    text = 'auth: {api_keys: ["${DRAGOMAN_API_KEY}"]}\n' + BASE
+    assert load_config(write(tmp_path, text), environ={}).auth.api_keys == ()
+    assert load_config(write(tmp_path, text), environ={"DRAGOMAN_API_KEY": "k"}).auth.api_keys == ("k",)
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [
+    (lambda t: t.replace("protocol: openai", "protocol: openai\n    colour: blue"), "providers[0].colour: unknown key"),
+    (lambda t: t.replace("provider: openai, model: gpt-4o-mini", "provider: nope, model: gpt-4o-mini"),
+     "routes[0].provider: unknown provider 'nope'"),
+    (lambda t: t.replace("${OPENAI_BASE_URL:-https://api.openai.com/v1}", "api.openai.com"),
+     "providers[0].base_url"),
+    (lambda t: t.replace("protocol: openai", "protocol: grpc"), "providers[0].protocol"),
+    (lambda t: t + "surprise: 1\n", "surprise: unknown key"),
+    (lambda t: t.replace("max_tokens: 4096", "max_tokens: -1"), "routes[0].max_tokens"),
+])
+def test_invalid_configs_say_where(tmp_path: Path, mutation, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, mutation(BASE)), environ={})
+    assert expected in str(err.value)
+
+
+def test_routes_first_match_wins_and_model_passthrough() -> None:
+    config = load_config(ROOT / "config.yaml", environ={})
+    haiku = resolve(config, "claude-haiku-4-5-20251001")
+    assert (haiku.provider.name, haiku.upstream_model, haiku.response_model) == ("openai", "gpt-4o-mini", "claude-haiku-4-5-20251001")
+    assert haiku.route.max_tokens == 16384
+    other = resolve(config, "gpt-4.1")
+    assert other.upstream_model == "gpt-4.1"
+
+
+def test_no_route_is_404() -> None:
+    config = parse_config({"providers": [{"name": "p", "protocol": "openai", "base_url": "http://x"}],
+                           "routes": [{"match": "claude-*", "provider": "p"}]}, environ={})
+    with pytest.raises(ProxyError) as err:
+        resolve(config, "llama3")
+    assert err.value.status == 404 and err.value.error_type == "not_found_error"
+    assert "llama3" in err.value.message
+
+
+def test_check_config_prints_table_with_masked_secret(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789abcdef")
+    assert main(["check-config", str(write(tmp_path, BASE))]) == 0
+    out = capsys.readouterr().out
+    assert "gpt-4o-mini" in out and "*haiku*" in out and "(as requested)" in out
+    assert "sk-live-0123456789abcdef" not in out and "sk-…ef" in out
+
+
+def test_check_config_fails_with_errors(tmp_path: Path, capsys) -> None:
+    assert main(["check-config", str(write(tmp_path, BASE + "oops: 1\n"))]) == 2
+    assert "oops: unknown key" in capsys.readouterr().err
+
+
+def test_shipped_config_is_valid_via_python_m_proxy() -> None:
+    result = subprocess.run([sys.executable, "-m", "proxy", "check-config", str(ROOT / "config.yaml")],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT,
+                            env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test-0123456789"})
+    assert result.returncode == 0, result.stderr
+    assert "gpt-4o" in result.stdout
