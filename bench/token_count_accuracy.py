@@ -14,9 +14,10 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
-import bpe_openai
+import bpe_openai  # type: ignore[import-untyped]
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,9 +29,9 @@ FIXTURES = ROOT / "tests" / "fixtures"
 _ENCODING = bpe_openai.get_encoding("o200k_base")
 
 
-def _bodies() -> list[tuple[str, dict, int | None]]:
+def _bodies() -> list[tuple[str, dict[str, Any], int | None]]:
     """(name, request body, Anthropic-billed input tokens or None)."""
-    out: list[tuple[str, dict, int | None]] = []
+    out: list[tuple[str, dict[str, Any], int | None]] = []
     for path in sorted((FIXTURES / "claude-code").glob("*.json")):
         out.append((path.name, orjson.loads(path.read_bytes())["request"]["body"], None))
     for path in sorted(FIXTURES.glob("*.json")):
@@ -54,12 +55,12 @@ def _billed(text: str) -> int | None:
     return None
 
 
-def _reference(body: dict) -> int:
+def _reference(body: dict[str, Any]) -> int:
     with mock.patch.object(token_count, "_text_tokens", lambda text: len(_ENCODING.encode(text))):
         return token_count.count_tokens(body)
 
 
-def _ms(body: dict) -> float:
+def _ms(body: dict[str, Any]) -> float:
     best = float("inf")
     for _ in range(5):
         start = time.perf_counter()

@@ -14,9 +14,9 @@ from converters.tool_names import shorten_tool_name
 
 __all__ = ["ConversionError", "to_chat_messages"]
 
-EMPTY_TOOL_RESULT = "(empty result)"
-TOOL_ERROR_PREFIX = "[tool error] "
-IMAGE_BELOW = "[image attached below]"
+_EMPTY_TOOL_RESULT = "(empty result)"
+_TOOL_ERROR_PREFIX = "[tool error] "
+_IMAGE_BELOW = "[image attached below]"
 
 
 class ConversionError(Exception):
@@ -24,7 +24,6 @@ class ConversionError(Exception):
 
     def __init__(self, message: str, param: str) -> None:
         super().__init__(message)
-        self.message = message
         self.param = param  # dotted path into the request body, e.g. "messages.3.content.0.source"
 
 
@@ -42,7 +41,7 @@ def to_chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if role == "user":
             out.extend(_user_turn(content, f"messages.{i}.content"))
         elif role == "assistant":
-            if (turn := _assistant_turn(content)) is not None:
+            if (turn := _assistant_turn(content, f"messages.{i}.content")) is not None:
                 out.append(turn)
         elif role == "system":
             # Claude Code puts role:"system" messages inside `messages`; keep them where they are.
@@ -79,7 +78,7 @@ def _user_turn(content: Any, param: str) -> list[dict[str, Any]]:
             continue
         kind = block.get("type")
         if kind == "tool_result":
-            tools.append(_tool_message(block, tool_images, f"{param}.{j}.content"))
+            tools.append(_tool_message(block, tool_images, f"{param}.{j}"))
         elif kind == "text" or kind == "document":
             text = block.get("text") if kind == "text" else _document_text(block)
             if isinstance(text, str) and text.strip():
@@ -91,6 +90,7 @@ def _user_turn(content: Any, param: str) -> list[dict[str, Any]]:
     if not parts:
         return tools
     if all(part["type"] == "text" for part in parts):
+        # Text-only content as a plain string: the form every OpenAI-compatible host accepts.
         user: dict[str, Any] = {"role": "user", "content": "\n\n".join(p["text"] for p in parts)}
     else:
         user = {"role": "user", "content": parts}
@@ -99,6 +99,10 @@ def _user_turn(content: Any, param: str) -> list[dict[str, Any]]:
 
 def _tool_message(block: dict[str, Any], images: list[dict[str, Any]], param: str) -> dict[str, Any]:
     """One role:tool message; images go to ``images`` because most hosts reject them in role:tool."""
+    tool_use_id = block.get("tool_use_id")
+    if not isinstance(tool_use_id, str) or not tool_use_id:
+        raise ConversionError("tool_result needs the tool_use_id of the tool_use it answers",
+                              f"{param}.tool_use_id")
     content = block.get("content")
     texts: list[str] = []
     n_images = 0
@@ -113,16 +117,16 @@ def _tool_message(block: dict[str, Any], images: list[dict[str, Any]], param: st
             if isinstance(text, str) and text:
                 texts.append(text)
             elif kind == "image":
-                images.append(_image_part(part, f"{param}.{k}.source"))
+                images.append(_image_part(part, f"{param}.content.{k}.source"))
                 n_images += 1
     text = "\n".join(texts)
     if not text.strip():
-        text = "" if n_images else EMPTY_TOOL_RESULT
+        text = "" if n_images else _EMPTY_TOOL_RESULT
     if n_images:
-        text = f"{text}\n{IMAGE_BELOW}" if text else IMAGE_BELOW
+        text = f"{text}\n{_IMAGE_BELOW}" if text else _IMAGE_BELOW
     if block.get("is_error") is True:
-        text = TOOL_ERROR_PREFIX + text
-    return {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
+        text = _TOOL_ERROR_PREFIX + text
+    return {"role": "tool", "tool_call_id": tool_use_id, "content": text}
 
 
 def _document_text(block: dict[str, Any]) -> str | None:
@@ -160,13 +164,13 @@ def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
     raise ConversionError(f"image source of type {kind!r} is missing its data", param)
 
 
-def _assistant_turn(content: Any) -> dict[str, Any] | None:
+def _assistant_turn(content: Any, param: str) -> dict[str, Any] | None:
     """Text and tool calls; thinking is dropped (OpenAI hosts cannot verify or use signatures)."""
     if isinstance(content, str):
         return {"role": "assistant", "content": content} if content.strip() else None
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for block in content if isinstance(content, list) else ():
+    for j, block in enumerate(content if isinstance(content, list) else ()):
         if not isinstance(block, dict):
             continue
         kind = block.get("type")
@@ -175,7 +179,7 @@ def _assistant_turn(content: Any) -> dict[str, Any] | None:
             if isinstance(text, str) and text.strip():
                 texts.append(text)
         elif kind == "tool_use":
-            calls.append(_tool_call(block))
+            calls.append(_tool_call(block, f"{param}.{j}"))
     if not texts and not calls:
         return None
     message: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(texts) if texts else None}
@@ -184,14 +188,18 @@ def _assistant_turn(content: Any) -> dict[str, Any] | None:
     return message
 
 
-def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
-    name = block.get("name")
+def _tool_call(block: dict[str, Any], param: str) -> dict[str, Any]:
+    tool_id, name = block.get("id"), block.get("name")
+    if not isinstance(tool_id, str) or not tool_id:
+        raise ConversionError("tool_use needs an id", f"{param}.id")
+    if not isinstance(name, str) or not name:
+        raise ConversionError("tool_use needs a name", f"{param}.name")
     tool_input = block.get("input")
     return {
-        "id": block.get("id"),
+        "id": tool_id,
         "type": "function",
         "function": {
-            "name": shorten_tool_name(name) if isinstance(name, str) else "",
+            "name": shorten_tool_name(name),
             "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode(),
         },
     }

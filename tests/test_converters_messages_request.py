@@ -487,3 +487,15 @@ def test_hand_written_input_not_mutated() -> None:
     before = copy.deepcopy(body)
     to_chat_request(body, ChatTarget(model="m", max_tokens=1000, reasoning_effort=True))
     assert body == before
+
+
+@pytest.mark.parametrize(("messages", "param"), [
+    ([user({"type": "tool_result", "content": "ok"})], "messages.0.content.0.tool_use_id"),
+    ([user(text("q")), assistant(text("a"), {"type": "tool_use", "name": "f", "input": {}})], "messages.1.content.1.id"),
+    ([user(text("q")), assistant({"type": "tool_use", "id": "t", "input": {}})], "messages.1.content.0.name"),
+    ([{"role": "developer", "content": "x"}], "messages.0.role"),
+])
+def test_unpairable_tool_blocks_and_unknown_roles_are_conversion_errors(messages: list[Any], param: str) -> None:
+    with pytest.raises(ConversionError) as caught:
+        convert(messages)
+    assert caught.value.param == param
