@@ -30,7 +30,7 @@ class ConversionError(Exception):
 def to_chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The request's system prompt and turns as Chat messages, in order."""
     out: list[dict[str, Any]] = []
-    system = _text_of(body.get("system"), "\n\n")
+    system = _text_of(_without_billing_header(body.get("system")), "\n\n")
     if system:
         out.append({"role": "system", "content": system})
     for i, message in enumerate(body.get("messages") or ()):
@@ -50,6 +50,18 @@ def to_chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             raise ConversionError(f"unsupported message role {role!r}", f"messages.{i}.role")
     return out
+
+
+def _without_billing_header(system: Any) -> Any:
+    """Claude Code opens its system prompt with an ``x-anthropic-billing-header`` block whose hash
+    changes on every run. It means nothing to other providers, and as the first bytes of the
+    prompt it would defeat their automatic prefix caching (OpenAI, DeepSeek) for every session.
+    """
+    if isinstance(system, list) and system and isinstance(first := system[0], dict):
+        text = first.get("text")
+        if isinstance(text, str) and text.startswith("x-anthropic-billing-header:"):
+            return system[1:]
+    return system
 
 
 def _text_of(content: Any, sep: str) -> str:

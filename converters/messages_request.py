@@ -9,6 +9,7 @@ keys they do not know (ANCHORS §3 #16-17).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = ["ChatTarget", "ConversionError", "to_chat_request"]
 # Anthropic thinking budget -> OpenAI reasoning_effort: budgets up to the key go to the value.
 _BUDGET_TO_EFFORT: tuple[tuple[int, str], ...] = ((4096, "low"), (16384, "medium"))
 _ADAPTIVE_EFFORT = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
+_MAX_USER_ID = 64
 _TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 
 
@@ -48,7 +50,7 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
         out["stop"] = stop
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(user := metadata.get("user_id"), str) and user:
-        out["user"] = user
+        out["user"] = _user_id(user)
     if body.get("stream") is True:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}  # usage comes in a last, choice-less chunk
@@ -63,6 +65,14 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
     if (response_format := _response_format(body)) is not None:
         out["response_format"] = response_format
     return out
+
+
+def _user_id(user: str) -> str:
+    """Claude Code's user_id is a ~160-character JSON blob; OpenAI-style hosts expect a short,
+    stable identifier, so a long one is replaced by a stable hash of it."""
+    if len(user) <= _MAX_USER_ID:
+        return user
+    return "user-" + hashlib.sha256(user.encode()).hexdigest()[:32]
 
 
 def _max_tokens(value: Any, target: ChatTarget) -> int | None:

@@ -6,6 +6,7 @@ Real Claude Code 2.1.197 bodies (fixtures/claude-code) plus one hand-written cas
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +57,12 @@ def test_capture_system_first_and_role_system_message_kept_in_place() -> None:
     out = to_chat_request(body, TARGET)
     system = out["messages"][0]
     assert system["role"] == "system"
+    # The billing-header block (new hash every run) is dropped so upstream prefix caching works.
     assert system["content"].startswith(
-        "x-anthropic-billing-header: cc_version=2.1.197.38b; cc_entrypoint=sdk-cli;\n\n"
         "You are a Claude agent, built on Anthropic's Claude Agent SDK.\n\n\nYou are an interactive agent"
     )
-    assert system["content"] == "\n\n".join(block["text"] for block in body["system"])
+    assert "x-anthropic-billing-header" not in orjson.dumps(out).decode()
+    assert system["content"] == "\n\n".join(block["text"] for block in body["system"][1:])
     assert [m["role"] for m in out["messages"]] == ["system", "user", "system"]
     # The two user text blocks (a <system-reminder> and the prompt) become one string.
     assert out["messages"][1]["content"].startswith("<system-reminder>\nAs you answer the user's questions")
@@ -99,8 +101,10 @@ def test_capture_top_level_fields() -> None:
         "max_tokens": 64000,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "user": '{"device_id":"ac2b4f87a5786a6055ad8de6b02125317b9ee823e82cc64d52161ca9355af95d",'
-                '"account_uuid":"","session_id":"bdd9ae6b-ec58-4d08-a91d-cb1b295bde23"}',
+        # Claude Code's 160-character JSON user_id, as a stable sha256-derived id
+        "user": "user-" + hashlib.sha256(
+            b'{"device_id":"ac2b4f87a5786a6055ad8de6b02125317b9ee823e82cc64d52161ca9355af95d",'
+            b'"account_uuid":"","session_id":"bdd9ae6b-ec58-4d08-a91d-cb1b295bde23"}').hexdigest()[:32],
     }
 
 
