@@ -47,8 +47,15 @@ class ProxyError(Exception):
         self.headers = headers or {}
 
 
-def redact(text: str) -> str:
-    """Mask anything shaped like an API key before it reaches a client or a log line."""
+def redact(text: str, *secrets: str | None) -> str:
+    """Mask anything shaped like an API key before it reaches a client or a log line.
+
+    ``secrets`` (a provider's configured key) are masked verbatim too: keys such as Groq's
+    ``gsk_...`` or Azure's hex keys have no ``sk-`` shape, and upstreams echo bad keys in errors.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 8:  # a placeholder key such as "ollama" is no secret to hide
+            text = text.replace(secret, "[redacted]")
     return _SECRET.sub("[redacted]", text)
 
 
@@ -67,10 +74,14 @@ def error_response(error: ProxyError, dialect: str) -> web.Response:
                         content_type="application/json", headers=error.headers)
 
 
-def upstream_error(provider: str, status: int, body: bytes, retry_after: str | None = None) -> ProxyError:
-    """A non-2xx upstream answer -> the error the client gets, with the upstream's own message."""
+def upstream_error(provider: str, status: int, body: bytes, retry_after: str | None = None,
+                   secret: str | None = None) -> ProxyError:
+    """A non-2xx upstream answer -> the error the client gets, with the upstream's own message.
+
+    ``secret`` is the provider's API key, masked wherever the upstream echoed it.
+    """
     message = _upstream_message(body) or f"HTTP {status}"
-    message = redact(f"Upstream provider '{provider}' returned {status}: {message}")
+    message = redact(f"Upstream provider '{provider}' returned {status}: {message}", secret)
     headers = {"retry-after": retry_after} if retry_after and status in (429, 503, 529) else None
     if status in (400, 413, 422):
         return ProxyError(400 if status == 422 else status, message, headers=headers)

@@ -74,7 +74,9 @@ def _parse(adapter: TypeAdapter[Any], raw: bytes) -> dict[str, Any]:
 
 def _bad_request(exc: ValidationError) -> ProxyError:
     err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "list[", "str")))
+    # drop pydantic's union-member tags ("str", "list[...]", "function-..."); a bare prefix test on
+    # "str" also dropped real fields such as "stream", leaving "Request body must be a JSON object."
+    loc = ".".join(str(p) for p in err["loc"] if not (p == "str" or str(p).startswith(("function-", "list["))))
     kind = err["type"]
     if kind == "json_invalid":
         return ProxyError(400, f"Request body is not valid JSON: {err['msg']}.")

@@ -313,6 +313,20 @@ async def test_raw_stream_reasoning(provider: MockProvider, dragoman: str) -> No
     assert delta["usage"]["output_tokens"] == 212
 
 
+async def test_stream_request_answered_with_json(provider: MockProvider, dragoman: str) -> None:
+    # some servers ignore "stream": the JSON answer (openai-tool-call-chain.json) is replayed as events
+    provider.script(Reply.from_fixture("openai-tool-call-chain.json"))
+    status, _, raw = await raw_post(dragoman + "/v1/messages", {
+        "model": "gpt-4o-mini", "max_tokens": 100, "stream": True, "messages": user("dragons?")})
+    assert status == 200
+    events = check_stream(raw)
+    got = blocks(events)
+    assert got == [{"type": "tool_use", "id": "call_aq9UyiSFkzX6W8Ydc33DoI9Y", "name": "can_have_dragons",
+                    "input": {"population": 123124}}]
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
+    assert events[-2][1]["usage"]["output_tokens"] == 18
+
+
 # --- the real Claude Code request ---------------------------------------------------------------
 
 async def test_claude_code_capture_streams(provider: MockProvider, dragoman: str) -> None:

@@ -4,9 +4,11 @@ OpenAI-compatible provider.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
+import aiohttp
 import orjson
 import structlog
 from aiohttp import web
@@ -22,7 +24,7 @@ from streaming.replay import message_events
 from streaming.response import SSEStream
 
 from ..config import Config
-from ..errors import ProxyError, upstream_error
+from ..errors import ProxyError, redact, upstream_error
 from ..middlewares import ACCESS, AccessRecord
 from ..routing import Target, resolve
 from ..upstream import UPSTREAMS, Upstream
@@ -61,7 +63,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         if response.status >= 400:
             raise upstream_error(target.provider.name, response.status,
                                  await response.content.read(_ERROR_BODY_LIMIT),
-                                 response.headers.get("retry-after"))
+                                 response.headers.get("retry-after"), secret=target.provider.api_key)
         if stream:
             return await _stream(request, response, target, tool_names, estimate_input_tokens(len(raw)))
         return await _respond(request, response, target, tool_names)
@@ -83,7 +85,16 @@ async def _respond(request: web.Request, upstream: Any, target: Target,
 
 
 async def _read_message(upstream: Any, target: Target, tool_names: dict[str, str]) -> dict[str, Any]:
-    raw = await upstream.read()
+    # The body can fail after the headers came: a read timeout or a cut must be a 504/502 the
+    # client can act on, not an unhandled exception answered as a 500 "internal error".
+    try:
+        raw = await upstream.read()
+    except asyncio.TimeoutError:
+        raise ProxyError(504, f"Upstream provider '{target.provider.name}' stopped sending data "
+                              "(read timeout).") from None
+    except aiohttp.ClientError as exc:
+        raise ProxyError(502, f"The connection to upstream provider '{target.provider.name}' was lost "
+                              f"while reading its response: {type(exc).__name__}.") from None
     try:
         payload = orjson.loads(raw)
         return to_messages_response(payload, model=target.response_model, tool_names=tool_names)
@@ -96,7 +107,8 @@ async def _stream(request: web.Request, upstream: Any, target: Target,
                   tool_names: dict[str, str], input_estimate: int) -> web.StreamResponse:
     record: AccessRecord = request[ACCESS]
     config = request.app[CONFIG]
-    encoder = MessagesEncoder("msg_" + secrets.token_hex(12), target.response_model, input_estimate)
+    encoder = _RedactingEncoder("msg_" + secrets.token_hex(12), target.response_model, input_estimate,
+                                target.provider.api_key)
     client = SSEStream(ANTHROPIC_PING, config.server.ping_interval)
     await client.prepare(request)
     async with client:
@@ -125,6 +137,22 @@ async def _stream(request: web.Request, upstream: Any, target: Target,
             record.input_tokens, record.output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
     await client.write_eof()
     return client
+
+
+class _RedactingEncoder(MessagesEncoder):
+    """A MessagesEncoder whose ``error`` event is redacted: an upstream's mid-stream error payload
+    (relayed word for word) can echo the provider's API key, as its HTTP errors do. Only the
+    failure path is overridden, so the per-chunk hot path costs nothing more.
+    """
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, message_id: str, model: str, input_tokens: int, secret: str | None) -> None:
+        super().__init__(message_id, model, input_tokens)
+        self._secret = secret
+
+    def failure(self, error_type: str, message: str) -> bytes:
+        return super().failure(error_type, redact(message, self._secret))
 
 
 @routes.post("/v1/messages/count_tokens")

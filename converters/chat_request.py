@@ -1,0 +1,445 @@
+"""OpenAI Chat Completions request -> Anthropic Messages request (OpenAI clients, Anthropic upstreams).
+
+Pure: dict in, dict out; the input is never mutated. The output is built from an allow-list. An
+option with no Anthropic form is refused with a ConversionError (a 400 naming the field) when
+ignoring it would change the answer, and dropped otherwise (``dropped_options`` names those, for a
+debug log). Unknown fields are ignored. Rules that are choices rather than translations:
+
+- system and developer messages, wherever they sit, become the top-level ``system``, in order.
+  ``MessagesTarget.system_prompt`` is used only when there are none.
+- Consecutive same-role turns are merged. A conversation that opens with an assistant message
+  gets a "." user turn before it (Anthropic requires a user turn first; LiteLLM does the same).
+  A final assistant turn is a prefill for Anthropic: its trailing whitespace is stripped (a 400
+  otherwise).
+- role "tool" messages become tool_result blocks in one user turn right after the assistant turn,
+  ahead of any user content of that turn. A result for an unknown call, or a call left without
+  a result, is a 400 here, as it is on OpenAI.
+- ``temperature`` is clamped to Anthropic's 0..1: OpenAI's 1..2 means "more random than the
+  default" and 1.0 is Anthropic's most random, while scaling would change the meaning of the
+  0..1 values clients actually send.
+- ``reasoning_effort`` -> ``thinking: {type: enabled, budget_tokens}`` from _EFFORT_BUDGET
+  (none: off; minimal 1024, low 2048, medium 8192, high 24576, xhigh and max 32768). The budget
+  must be below max_tokens. OpenAI's max_completion_tokens counts reasoning too, so max_tokens
+  is raised to budget + max_tokens when needed. Under the route ceiling, the budget shrinks to
+  leave 1024 tokens for the answer; below Anthropic's minimum budget (1024), thinking stays off.
+  It also stays off (Anthropic would reject the request) when tool_choice forces a tool, when the
+  last assistant turn made tool calls (that turn would have to start with the signed thinking
+  block OpenAI clients never send back), and when the conversation ends in an assistant prefill.
+  With thinking on, temperature and top_k are not sent, and top_p only when >= 0.95.
+- ``response_format`` json_schema -> ``output_config.format``. json_object -> an instruction
+  appended to the system prompt: Anthropic has no schema-less JSON mode, and its structured
+  outputs need a schema with closed objects.
+- The legacy ``functions`` / ``function_call`` request fields are refused: the answer would come
+  back as ``tool_calls``, which a functions-era client does not read. Their history (an assistant
+  ``function_call``, role "function" results) is mapped, with the deterministic tool id
+  ``call_legacy_<message index>``.
+- ``user`` (or ``safety_identifier``) -> ``metadata.user_id``; an email address or phone number
+  is sent as a hash, because Anthropic wants an opaque id (LiteLLM ``_valid_user_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from converters.chat_messages import ConversionError
+from converters.tool_names import anthropic_tool_id
+
+__all__ = ["MessagesTarget", "ConversionError", "to_messages_request", "dropped_options"]
+
+_EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
+_MIN_BUDGET = _ANSWER_ROOM = 1024
+_JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else: no prose, no code fences."
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+_TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
+_PERSONAL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|\+?[\d\s().-]{7,}")
+# Present and non-null, these change the answer and Anthropic has no form for them.
+_REFUSED = (
+    ("logprobs", "logprobs are not available from Anthropic models"),
+    ("top_logprobs", "logprobs are not available from Anthropic models"),
+    ("logit_bias", "logit_bias is not supported by Anthropic models"),
+    ("audio", "audio output is not supported by Anthropic models"),
+    ("web_search_options", "web_search_options is not supported here; Anthropic web search is a server tool"),
+    ("functions", "the legacy `functions` parameter is not supported; send the functions as `tools`"),
+    ("function_call", "the legacy `function_call` parameter is not supported; use `tool_choice`"),
+)
+# Sent, these are not forwarded and do not change what the answer says.
+_DROPPED = (
+    "frequency_penalty", "presence_penalty", "seed", "service_tier", "store", "metadata", "prediction",
+    "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "verbosity", "moderation",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesTarget:
+    """Where the translated request goes: the upstream model and the route's limits."""
+
+    model: str
+    max_tokens: int | None = None        # route ceiling: min(client value, this)
+    default_max_tokens: int = 16384      # Anthropic requires max_tokens; used when the client sent none
+    system_prompt: str | None = None     # injected only when the request has no system/developer message
+
+
+def dropped_options(body: dict[str, Any]) -> list[str]:
+    """The options in ``body`` that ``to_messages_request`` leaves out without changing the answer."""
+    dropped = [key for key in _DROPPED if body.get(key) is not None]
+    if body.get("user") and body.get("safety_identifier"):
+        dropped.append("safety_identifier")  # user wins
+    return dropped
+
+
+def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> dict[str, Any]:
+    """Chat Completions request body -> Anthropic Messages request body for ``target``."""
+    _refuse_unsupported(body)
+    system, turns = _conversation(body.get("messages"))
+    if not system and target.system_prompt:
+        system = [{"type": "text", "text": target.system_prompt}]
+    output_format, instruction = _response_format(body.get("response_format"))
+    if instruction:
+        system = [*system, {"type": "text", "text": instruction}]
+    out: dict[str, Any] = {"model": target.model, "max_tokens": _max_tokens(body, target)}
+    if system:
+        out["system"] = system
+    out["messages"] = turns
+    tools, choice = _tools(body.get("tools"), body.get("tool_choice"), body.get("parallel_tool_calls"))
+    if tools:
+        out["tools"] = tools
+        if choice is not None:
+            out["tool_choice"] = choice
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in _EFFORT_BUDGET and effort != "none":
+        raise ConversionError(f"unknown reasoning_effort {effort!r}", "reasoning_effort")
+    forced = choice is not None and choice["type"] in ("any", "tool")
+    if effort in _EFFORT_BUDGET and not forced and _thinking_allowed(turns):
+        budget, max_tokens = _budget(_EFFORT_BUDGET[effort], out["max_tokens"], target.max_tokens)
+        if budget:
+            out["max_tokens"] = max_tokens
+            out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    _sampling(body, out, thinking="thinking" in out)
+    if (stop := _stop(body.get("stop"))):
+        out["stop_sequences"] = stop
+    user = body.get("user") or body.get("safety_identifier")
+    if isinstance(user, str) and user:
+        if _PERSONAL.fullmatch(user):
+            user = "sha256-" + hashlib.sha256(user.encode()).hexdigest()[:32]
+        out["metadata"] = {"user_id": user}
+    if output_format is not None:
+        out["output_config"] = {"format": output_format}
+    if body.get("stream") is True:
+        out["stream"] = True
+    return out
+
+
+def _refuse_unsupported(body: dict[str, Any]) -> None:
+    if body.get("n") not in (None, 1):
+        raise ConversionError("n > 1 is not supported: Anthropic models return one choice per request; "
+                              "send separate requests instead", "n")
+    for key, why in _REFUSED:
+        if body.get(key) not in (None, False, 0, {}):
+            raise ConversionError(why, key)
+    modalities = body.get("modalities")
+    if isinstance(modalities, list) and "audio" in modalities:
+        raise ConversionError("audio output is not supported by Anthropic models", "modalities")
+
+
+def _max_tokens(body: dict[str, Any], target: MessagesTarget) -> int:
+    key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    value = body.get(key)
+    if value is None:
+        value = target.default_max_tokens
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConversionError(f"{key} must be a positive integer", key)
+    return value if target.max_tokens is None else min(value, target.max_tokens)
+
+
+def _budget(budget: int, max_tokens: int, ceiling: int | None) -> tuple[int, int]:
+    """(thinking budget, max_tokens) with budget < max_tokens; budget 0 when there is no room."""
+    if budget >= max_tokens:
+        max_tokens += budget
+        if ceiling is not None and max_tokens > ceiling:
+            max_tokens = ceiling
+            budget = min(budget, ceiling - _ANSWER_ROOM)
+    return (budget, max_tokens) if budget >= _MIN_BUDGET else (0, max_tokens)
+
+
+def _thinking_allowed(turns: list[dict[str, Any]]) -> bool:
+    if turns[-1]["role"] == "assistant":
+        return False  # a prefill
+    last = next((t for t in reversed(turns) if t["role"] == "assistant"), None)
+    return last is None or all(block["type"] != "tool_use" for block in last["content"])
+
+
+def _sampling(body: dict[str, Any], out: dict[str, Any], *, thinking: bool) -> None:
+    for key in ("temperature", "top_p", "top_k"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConversionError(f"{key} must be a non-negative number", key)
+        if key == "temperature" and not thinking:
+            out[key] = min(value, 1.0)
+        elif key == "top_p" and (not thinking or value >= 0.95):
+            out[key] = value
+        elif key == "top_k" and not thinking:
+            out[key] = value  # not OpenAI's, but some clients send it as an extension
+
+
+def _stop(stop: Any) -> list[str]:
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise ConversionError("stop must be a string or a list of strings", "stop")
+    return [s for s in stop if s.strip()]  # Anthropic rejects empty and whitespace-only sequences
+
+
+def _response_format(spec: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """(output_config.format, system instruction) for ``response_format``."""
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if spec is None or kind == "text":
+        return None, None
+    if kind == "json_object":
+        return None, _JSON_INSTRUCTION
+    if kind == "json_schema":
+        json_schema = spec.get("json_schema")
+        schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
+        if not isinstance(schema, dict):
+            raise ConversionError("response_format json_schema needs a schema object", "response_format.json_schema.schema")
+        return {"type": "json_schema", "schema": schema}, None
+    raise ConversionError(f"unsupported response_format type {kind!r}", "response_format.type")
+
+
+# -- tools ------------------------------------------------------------------------------------
+
+def _tools(tools: Any, choice: Any, parallel: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Anthropic ``tools`` and ``tool_choice`` (None: leave the upstream default)."""
+    out: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools if isinstance(tools, list) else ()):
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise ConversionError("only function tools can be sent to Anthropic models", f"tools.{i}.type")
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ConversionError("every tool needs a function name", f"tools.{i}.function.name")
+        converted: dict[str, Any] = {"name": name}
+        if isinstance(description := function.get("description"), str) and description:  # type: ignore[union-attr]
+            converted["description"] = description
+        schema = function.get("parameters")  # type: ignore[union-attr]
+        schema = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
+        converted["input_schema"] = schema if "type" in schema else {"type": "object", **schema}
+        out.append(converted)
+    result: dict[str, Any] | None
+    if choice is None:
+        result = None
+    elif isinstance(choice, str) and choice in _TOOL_CHOICE:
+        result = _TOOL_CHOICE[choice]
+    elif isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        if name not in {t["name"] for t in out}:
+            raise ConversionError(f"tool_choice names {name!r}, which is not in tools", "tool_choice.function.name")
+        result = {"type": "tool", "name": name}
+    elif isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        allowed = choice.get("allowed_tools") or {}
+        names = {(t.get("function") or {}).get("name") for t in allowed.get("tools") or () if isinstance(t, dict)}
+        out = [t for t in out if t["name"] in names]
+        result = _TOOL_CHOICE["required" if allowed.get("mode") == "required" else "auto"]
+    else:
+        raise ConversionError(f"unsupported tool_choice {choice!r}", "tool_choice")
+    if parallel is False and (result is None or result["type"] != "none"):
+        result = {**(result or _TOOL_CHOICE["auto"]), "disable_parallel_tool_use": True}
+    return out, result
+
+
+# -- conversation -----------------------------------------------------------------------------
+
+def _conversation(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system text blocks, user/assistant turns) for Anthropic."""
+    if not isinstance(messages, list) or not messages:
+        raise ConversionError("messages must be a non-empty list", "messages")
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    open_calls: dict[str, tuple[str, str]] = {}  # unanswered tool_use id -> (name, param of the call)
+    for i, message in enumerate(messages):
+        param = f"messages.{i}"
+        if not isinstance(message, dict):
+            raise ConversionError("each message must be an object", param)
+        role = message.get("role")
+        if role in ("system", "developer"):
+            blocks = _blocks(message.get("content"), f"{param}.content")
+            if any(block["type"] != "text" for block in blocks):
+                raise ConversionError(f"{role} messages may only contain text", f"{param}.content")
+            system.extend(blocks)
+        elif role in ("tool", "function"):
+            result = _tool_result(message, param, open_calls)
+            if turns[-1]["role"] == "user":  # earlier results of the same assistant turn
+                turns[-1]["content"].append(result)
+            else:
+                turns.append({"role": "user", "content": [result]})
+        elif role in ("user", "assistant"):
+            _check_answered(open_calls)
+            if role == "user":
+                blocks = _blocks(message.get("content"), f"{param}.content")
+            else:
+                blocks = _assistant_blocks(message, i, open_calls)
+            if blocks and turns and turns[-1]["role"] == role:
+                turns[-1]["content"].extend(blocks)  # our own list: merging is safe
+            elif blocks:
+                turns.append({"role": role, "content": blocks})
+        else:
+            raise ConversionError(f"unsupported message role {role!r}", f"{param}.role")
+    _check_answered(open_calls)
+    if not turns:
+        raise ConversionError("messages must contain a user or assistant message", "messages")
+    if turns[0]["role"] == "assistant":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
+    last = turns[-1]
+    if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
+        text = last["content"][-1]["text"].rstrip()  # Anthropic rejects a prefill ending in whitespace
+        last["content"][-1:] = [{"type": "text", "text": text}] if text else []
+        if not last["content"]:
+            turns.pop()
+    return system, turns
+
+
+def _check_answered(open_calls: dict[str, tuple[str, str]]) -> None:
+    for tool_id, (_name, param) in open_calls.items():
+        raise ConversionError(f"tool call {tool_id!r} has no tool message answering it", f"{param}.id")
+
+
+def _assistant_blocks(message: dict[str, Any], i: int, open_calls: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """Text, then one tool_use per tool call; an empty or null content makes no text block."""
+    param = f"messages.{i}"
+    blocks = _blocks(message.get("content"), f"{param}.content")
+    refusal = message.get("refusal")
+    if not blocks and isinstance(refusal, str) and refusal.strip():
+        blocks.append({"type": "text", "text": refusal})
+    calls = message.get("tool_calls")
+    for m, call in enumerate(calls if isinstance(calls, list) else ()):
+        call = call if isinstance(call, dict) else {}
+        if call.get("type", "function") != "function":
+            raise ConversionError("only function tool calls can be sent to Anthropic models",
+                                  f"{param}.tool_calls.{m}.type")
+        blocks.append(_tool_use(call.get("id"), call.get("function"), f"{param}.tool_calls.{m}", open_calls))
+    if isinstance(legacy := message.get("function_call"), dict):
+        blocks.append(_tool_use(f"call_legacy_{i}", legacy, f"{param}.function_call", open_calls))
+    return blocks
+
+
+def _tool_use(call_id: Any, function: Any, param: str, open_calls: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    if not isinstance(call_id, str) or not call_id:
+        raise ConversionError("a tool call needs an id", f"{param}.id")
+    fparam = param if param.endswith("function_call") else f"{param}.function"
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ConversionError("a tool call needs a function name", f"{fparam}.name")
+    arguments = function.get("arguments")  # type: ignore[union-attr]
+    tool_input: Any = {}
+    if isinstance(arguments, dict):
+        tool_input = arguments
+    elif isinstance(arguments, str) and arguments.strip():
+        try:
+            tool_input = orjson.loads(arguments)
+        except orjson.JSONDecodeError:
+            tool_input = None
+    elif arguments is not None:
+        tool_input = None
+    if not isinstance(tool_input, dict):
+        raise ConversionError(f"the arguments of tool call {call_id!r} are not a JSON object",
+                              f"{fparam}.arguments")
+    tool_id = anthropic_tool_id(call_id)  # deterministic: the tool message's id maps the same way
+    if tool_id in open_calls:
+        raise ConversionError(f"duplicate tool call id {call_id!r}", f"{param}.id")
+    open_calls[tool_id] = (name, param)
+    return {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}
+
+
+def _tool_result(message: dict[str, Any], param: str, open_calls: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A role "tool" (or legacy "function") message -> a tool_result for a call still unanswered."""
+    if message.get("role") == "tool":
+        call_id = message.get("tool_call_id")
+        tool_id = anthropic_tool_id(call_id) if isinstance(call_id, str) and call_id else None
+        id_param = f"{param}.tool_call_id"
+    else:  # legacy: answers the open call of that name
+        call_id = message.get("name")
+        tool_id = next((k for k, (name, _) in open_calls.items() if name == call_id), None)
+        id_param = f"{param}.name"
+    if tool_id is None or open_calls.pop(tool_id, None) is None:
+        raise ConversionError(f"tool message for {call_id!r} does not answer a tool call of the "
+                              "preceding assistant message", id_param)
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id}
+    if content := _blocks(message.get("content"), f"{param}.content"):
+        result["content"] = content
+    return result
+
+
+def _blocks(content: Any, param: str) -> list[dict[str, Any]]:
+    """A message's content as Anthropic blocks; empty and whitespace-only text makes none."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content.strip() else []
+    if not isinstance(content, list):
+        raise ConversionError("content must be a string or a list of content parts", param)
+    return [block for j, part in enumerate(content) if (block := _part(part, f"{param}.{j}")) is not None]
+
+
+def _part(part: Any, param: str) -> dict[str, Any] | None:
+    kind = part.get("type") if isinstance(part, dict) else None
+    block: dict[str, Any] | None
+    if kind in ("text", "refusal"):
+        text = part.get(kind)  # type: ignore[union-attr]
+        block = {"type": "text", "text": text} if isinstance(text, str) and text.strip() else None
+    elif kind == "image_url":
+        block = _image(part.get("image_url"), f"{param}.image_url")  # type: ignore[union-attr]
+    elif kind == "file":
+        block = _document(part.get("file"), f"{param}.file")  # type: ignore[union-attr]
+    elif kind == "input_audio":
+        raise ConversionError("audio input is not supported by Anthropic models", param)
+    else:
+        raise ConversionError(f"unsupported content part type {kind!r}", f"{param}.type")
+    if block is not None and isinstance(cache := part.get("cache_control"), dict):  # type: ignore[union-attr]
+        block["cache_control"] = cache  # an extension some OpenAI clients send for Claude
+    return block
+
+
+def _image(spec: Any, param: str) -> dict[str, Any]:
+    url = spec.get("url") if isinstance(spec, dict) else spec
+    if not isinstance(url, str) or not url:
+        raise ConversionError("image_url needs a url", f"{param}.url")
+    if url.startswith("data:"):
+        media_type, data = _data_url(url, f"{param}.url")
+        if media_type not in _IMAGE_TYPES:
+            raise ConversionError(f"image type {media_type!r} is not supported; send JPEG, PNG, GIF or WebP",
+                                  f"{param}.url")
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    if url.startswith(("https://", "http://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}  # Anthropic fetches it
+    raise ConversionError("image_url must be an http(s) URL or a base64 data URL", f"{param}.url")
+
+
+def _document(spec: Any, param: str) -> dict[str, Any]:
+    data_url = spec.get("file_data") if isinstance(spec, dict) else None
+    if not isinstance(data_url, str) or not data_url.startswith("data:"):
+        raise ConversionError("file parts must carry a PDF as a data URL in file_data "
+                              "(data:application/pdf;base64,...); file ids are not supported", param)
+    media_type, data = _data_url(data_url, f"{param}.file_data")
+    if media_type != "application/pdf":
+        raise ConversionError(f"file type {media_type!r} is not supported; Anthropic models read PDFs",
+                              f"{param}.file_data")
+    block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    if isinstance(filename := spec.get("filename"), str) and filename:  # type: ignore[union-attr]
+        block["title"] = filename
+    return block
+
+
+def _data_url(url: str, param: str) -> tuple[str, str]:
+    header, comma, data = url[5:].partition(",")
+    media_type, *flags = header.split(";")
+    if not comma or "base64" not in flags or not data:
+        raise ConversionError("data URLs must be base64: data:<media type>;base64,<data>", param)
+    return media_type.strip().lower(), data

@@ -1,0 +1,108 @@
+"""Anthropic Message (non-streaming JSON) -> OpenAI ``chat.completion``.
+
+Pure: dict in, dict out. Text blocks are joined with nothing between them (Anthropic splits one
+answer into several text blocks around citations), thinking blocks with a blank line (each is a
+separate train of thought) into ``reasoning_content``, the field DeepSeek and OpenRouter clients
+read. Signatures, ``redacted_thinking`` (opaque) and server-tool blocks (``server_tool_use``,
+``web_search_tool_result``...: the upstream already ran them, and OpenAI has no form for them)
+are skipped, as are citations. The stream encoder (streaming/chat_encoder.py) produces the same
+message, so both paths share the tables and ``chat_usage`` here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = ["STOP_TO_FINISH", "to_chat_completion", "chat_usage", "THINKING_SEPARATOR"]
+
+# Anthropic stop_reason -> OpenAI finish_reason; an unknown reason is treated as "stop".
+# pause_turn (server tools hit their iteration limit) has no OpenAI form: the answer so far stands.
+STOP_TO_FINISH: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+THINKING_SEPARATOR = "\n\n"
+
+
+def to_chat_completion(message: dict[str, Any], *, model: str, created: int) -> dict[str, Any]:
+    """Anthropic message -> chat completion; ``model`` is the name the client asked for."""
+    texts: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    content = message.get("content")
+    for block in content if isinstance(content, list) else ():
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text" and isinstance(text := block.get("text"), str):  # type: ignore[union-attr]
+            texts.append(text)
+        elif kind == "thinking" and isinstance(text := block.get("thinking"), str) and text:  # type: ignore[union-attr]
+            thinking.append(text)
+        elif kind == "tool_use":
+            calls.append(_tool_call(block))  # type: ignore[arg-type]
+    text = "".join(texts)
+    reply: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
+    if calls:
+        reply["tool_calls"] = calls
+    if thinking:
+        reply["reasoning_content"] = THINKING_SEPARATOR.join(thinking)
+    stop_reason = message.get("stop_reason")
+    return {
+        "id": "chatcmpl-" + str(message.get("id") or ""),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": reply,
+            "finish_reason": STOP_TO_FINISH.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop",
+            "logprobs": None,
+        }],
+        "usage": chat_usage(message.get("usage")),
+        "system_fingerprint": None,
+    }
+
+
+def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
+    tool_input = block.get("input")
+    return {
+        "id": block.get("id") or "",
+        "type": "function",
+        "function": {
+            "name": block.get("name") or "",
+            "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode(),
+        },
+    }
+
+
+def chat_usage(usage: dict[str, Any] | None) -> dict[str, Any]:
+    """Anthropic usage -> OpenAI usage.
+
+    Anthropic's input_tokens excludes cache reads and writes; OpenAI's prompt_tokens includes
+    every prompt token, so all three are added (and the cached part reported in
+    prompt_tokens_details). Thinking tokens are part of output_tokens on both sides.
+    """
+    usage = usage if isinstance(usage, dict) else {}
+    read = _int(usage.get("cache_read_input_tokens"))
+    written = _int(usage.get("cache_creation_input_tokens"))
+    prompt = _int(usage.get("input_tokens")) + read + written
+    completion = _int(usage.get("output_tokens"))
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": read, "cache_write_tokens": written},
+    }
+    details = usage.get("output_tokens_details")
+    if isinstance(details, dict) and isinstance(thinking := details.get("thinking_tokens"), int):
+        out["completion_tokens_details"] = {"reasoning_tokens": thinking}
+    return out
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -1,0 +1,133 @@
+"""Anthropic Messages SSE event payloads -> internal block events.
+
+The internal vocabulary is Anthropic's block model, so this decoder mostly renames. What it
+decides:
+- blocks the client dialect cannot carry (``server_tool_use``, ``web_search_tool_result``, any
+  future kind) are skipped together with their deltas and their stop, by index;
+  ``citations_delta`` is dropped and the cited text kept;
+- a ``tool_use`` start that already carries its input (some Anthropic-compatible providers send
+  it whole, with no deltas) becomes one json delta;
+- usage is Anthropic's usage object: ``message_delta``'s counters are cumulative and overwrite
+  ``message_start``'s (server tools make input and cache counts grow mid-message);
+- the message ends at ``message_stop``. An ``error`` event, or an end of stream before any
+  stop_reason, is a StreamFailure; a stream that ends after ``message_delta`` but without
+  ``message_stop`` still ends normally, since its stop_reason is known.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, MessageStart, StreamFailure
+
+__all__ = ["MessagesEventDecoder", "ERROR_STATUS"]
+
+# Anthropic error type -> the HTTP status it stands for (api_error: the upstream failed, 502).
+ERROR_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 502, "timeout_error": 504, "overloaded_error": 529,
+}
+_DELTA_KIND: dict[str, tuple[str, str]] = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "signature_delta": ("signature", "signature"),
+    "input_json_delta": ("json", "partial_json"),
+}
+_BLOCK_KINDS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
+
+
+class MessagesEventDecoder:
+    """Feed it each parsed Anthropic event payload (it has ``type``); ``finish()`` at end of stream."""
+
+    __slots__ = ("_skipped", "_usage", "_stop_reason", "_stop_sequence", "_over")
+
+    def __init__(self) -> None:
+        self._skipped: set[int] = set()     # indices of blocks the client dialect cannot carry
+        self._usage: dict[str, Any] = {}
+        self._stop_reason: str | None = None
+        self._stop_sequence: str | None = None
+        self._over = False
+
+    def feed(self, payload: dict[str, Any]) -> list[Event]:
+        if self._over:
+            return []
+        kind = payload.get("type")
+        if kind == "content_block_delta":
+            return self._delta(payload)
+        if kind == "content_block_start":
+            return self._block_start(payload)
+        if kind == "content_block_stop":
+            return [] if payload.get("index") in self._skipped else [BLOCK_STOP]
+        if kind == "message_start":
+            message = payload.get("message")
+            message = message if isinstance(message, dict) else {}
+            self._merge_usage(message.get("usage"))
+            return [MessageStart(str(message.get("id") or ""), dict(self._usage))]
+        if kind == "message_delta":
+            delta = payload.get("delta")
+            if isinstance(delta, dict) and delta.get("stop_reason"):
+                self._stop_reason = str(delta["stop_reason"])
+                sequence = delta.get("stop_sequence")
+                self._stop_sequence = sequence if isinstance(sequence, str) else None
+            self._merge_usage(payload.get("usage"))
+            return []
+        if kind == "message_stop":
+            return self.finish()
+        if kind == "error":
+            self._over = True
+            return [_failure(payload.get("error"))]
+        return []  # ping, and event types newer than this code
+
+    def finish(self, done: bool = True) -> list[Event]:
+        """End of the message (``message_stop``) or of the stream; ``done`` changes nothing here:
+        Anthropic sends no ``[DONE]``, so completeness is judged by the stop_reason alone."""
+        if self._over:
+            return []
+        self._over = True
+        if self._stop_reason is None and not done:
+            return [StreamFailure("api_error", "The upstream provider ended the stream before the message was complete.")]
+        return [MessageEnd(self._stop_reason or "end_turn", dict(self._usage), self._stop_sequence)]
+
+    def _block_start(self, payload: dict[str, Any]) -> list[Event]:
+        block = payload.get("content_block")
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in _BLOCK_KINDS:
+            self._skipped.add(payload.get("index"))  # type: ignore[arg-type]
+            return []
+        assert isinstance(block, dict)
+        if kind == "tool_use":
+            events: list[Event] = [BlockStart("tool_use", str(block.get("id") or ""), str(block.get("name") or ""))]
+            if isinstance(tool_input := block.get("input"), dict) and tool_input:
+                events.append(BlockDelta("json", orjson.dumps(tool_input).decode()))
+            return events
+        if kind == "redacted_thinking":
+            return [BlockStart("redacted_thinking", data=str(block.get("data") or ""))]
+        events = [BlockStart(kind)]  # type: ignore[arg-type]
+        if isinstance(text := block.get(kind), str) and text:  # Anthropic starts empty; others may not
+            events.append(BlockDelta(kind, text))  # type: ignore[arg-type]
+        return events
+
+    def _delta(self, payload: dict[str, Any]) -> list[Event]:
+        delta = payload.get("delta")
+        if not isinstance(delta, dict) or payload.get("index") in self._skipped:
+            return []
+        mapped = _DELTA_KIND.get(delta.get("type"))  # type: ignore[arg-type]
+        if mapped is None:
+            return []  # citations_delta, and delta types newer than this code
+        value = delta.get(mapped[1])
+        return [BlockDelta(mapped[0], value)] if isinstance(value, str) and value else []  # type: ignore[arg-type]
+
+    def _merge_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self._usage.update((key, value) for key, value in usage.items() if value is not None)
+
+
+def _failure(error: Any) -> StreamFailure:
+    """An Anthropic ``error`` event's body -> StreamFailure with the status its type stands for."""
+    error = error if isinstance(error, dict) else {}
+    error_type = str(error.get("type") or "api_error")
+    message = str(error.get("message") or "The upstream provider reported an error mid-stream.")
+    return StreamFailure(error_type, message, ERROR_STATUS.get(error_type, 502))
