@@ -10,6 +10,7 @@ unwinds the caller's ``async with`` around the upstream request and closes that 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,64 +43,72 @@ class RelayOutcome:
     error: str | None = None   # the error type sent to the client, when the stream failed
 
 
+class _Transcoder:
+    """Parser, decoder and encoder of one stream, plus what the stream ended with."""
+
+    __slots__ = ("parser", "decoder", "encoder", "scrub", "outcome")
+
+    def __init__(self, decoder: Decoder, encoder: Encoder, scrub: Callable[[str], str] | None) -> None:
+        self.parser = SSEParser()
+        self.decoder, self.encoder, self.scrub = decoder, encoder, scrub
+        self.outcome = RelayOutcome()
+
+    def feed(self, chunk: bytes) -> tuple[bytes, bool]:
+        """Frames for one upstream read (b"" is end of stream), and whether the stream is over."""
+        events = self.parser.feed(chunk) if chunk else self.parser.finish()
+        frames: list[bytes] = []
+        for _name, data in events:
+            if data == "[DONE]":
+                frames.append(self._encode(self.decoder.finish(done=True)))
+                return b"".join(frames), True
+            payload = orjson.loads(data)
+            if type(payload) is dict:
+                frames.append(self._encode(self.decoder.feed(payload)))
+            if self.encoder.finished:
+                return b"".join(frames), True
+        if not chunk:
+            frames.append(self._encode(self.decoder.finish(done=False)))
+            return b"".join(frames), True
+        return b"".join(frames), False
+
+    def _encode(self, events: list[Event]) -> bytes:
+        for event in events:
+            if type(event) is MessageEnd:
+                self.outcome.usage, self.outcome.stop_reason = event.usage, event.stop_reason
+            elif type(event) is StreamFailure:
+                self.outcome.error = event.error_type
+                if self.scrub is not None:
+                    event.message = self.scrub(event.message)
+        return b"".join([self.encoder.feed(event) for event in events])
+
+    def fail(self, error_type: str, message: str) -> bytes:
+        self.outcome.error = error_type
+        return self.encoder.failure(error_type, message)
+
+
 async def relay(upstream: aiohttp.ClientResponse, client: web.StreamResponse,
-                decoder: Decoder, encoder: Encoder) -> RelayOutcome:
-    """Transcode ``upstream``'s SSE body into ``client`` until the message ends or fails."""
-    parser = SSEParser()
-    outcome = RelayOutcome()
+                decoder: Decoder, encoder: Encoder,
+                scrub: Callable[[str], str] | None = None) -> RelayOutcome:
+    """Transcode ``upstream``'s SSE body into ``client`` until the message ends or fails.
+
+    ``scrub`` cleans an upstream's own mid-stream error message before it is relayed (upstreams
+    may echo their API key there, as they do in HTTP errors).
+    """
+    transcoder = _Transcoder(decoder, encoder, scrub)
     content = upstream.content
     done = False
     while not done:
         try:
             chunk = await content.readany()
         except asyncio.TimeoutError:
-            return await _fail(client, encoder, outcome, "timeout_error",
-                               "The upstream provider stopped sending data (read timeout).")
+            frames, done = transcoder.fail("timeout_error", "The upstream provider stopped sending data (read timeout)."), True
         except aiohttp.ClientError:
-            return await _fail(client, encoder, outcome, "api_error",
-                               "The connection to the upstream provider was lost mid-stream.")
-        try:
-            events = parser.feed(chunk) if chunk else parser.finish()
-            frames, done = _transcode(events, decoder, encoder, outcome)
-            if not chunk and not done:
-                frames += _encode(decoder.finish(done=False), encoder, outcome)
-                done = True
-        except (orjson.JSONDecodeError, SSEError):
-            return await _fail(client, encoder, outcome, "api_error",
-                               "The upstream provider sent a malformed stream.")
+            frames, done = transcoder.fail("api_error", "The connection to the upstream provider was lost mid-stream."), True
+        else:
+            try:
+                frames, done = transcoder.feed(chunk)
+            except (orjson.JSONDecodeError, SSEError):
+                frames, done = transcoder.fail("api_error", "The upstream provider sent a malformed stream."), True
         if frames:
             await client.write(frames)
-    return outcome
-
-
-def _transcode(events: list[tuple[str, str]], decoder: Decoder, encoder: Encoder,
-               outcome: RelayOutcome) -> tuple[bytes, bool]:
-    frames = b""
-    for _name, data in events:
-        if data == "[DONE]":
-            return frames + _encode(decoder.finish(done=True), encoder, outcome), True
-        payload = orjson.loads(data)
-        if type(payload) is dict:
-            frames += _encode(decoder.feed(payload), encoder, outcome)
-        if encoder.finished:
-            return frames, True
-    return frames, False
-
-
-def _encode(events: list[Event], encoder: Encoder, outcome: RelayOutcome) -> bytes:
-    frames = b"".join([encoder.feed(event) for event in events])
-    for event in events:
-        if type(event) is MessageEnd:
-            outcome.usage, outcome.stop_reason = event.usage, event.stop_reason
-        elif type(event) is StreamFailure:
-            outcome.error = event.error_type
-    return frames
-
-
-async def _fail(client: web.StreamResponse, encoder: Encoder, outcome: RelayOutcome,
-                error_type: str, message: str) -> RelayOutcome:
-    outcome.error = error_type
-    frame = encoder.failure(error_type, message)
-    if frame:
-        await client.write(frame)
-    return outcome
+    return transcoder.outcome

@@ -107,8 +107,7 @@ async def _stream(request: web.Request, upstream: Any, target: Target,
                   tool_names: dict[str, str], input_estimate: int) -> web.StreamResponse:
     record: AccessRecord = request[ACCESS]
     config = request.app[CONFIG]
-    encoder = _RedactingEncoder("msg_" + secrets.token_hex(12), target.response_model, input_estimate,
-                                target.provider.api_key)
+    encoder = MessagesEncoder("msg_" + secrets.token_hex(12), target.response_model, input_estimate)
     client = SSEStream(ANTHROPIC_PING, config.server.ping_interval)
     await client.prepare(request)
     async with client:
@@ -116,7 +115,8 @@ async def _stream(request: web.Request, upstream: Any, target: Target,
         record.first_byte()
         try:
             if "text/event-stream" in upstream.headers.get("Content-Type", ""):
-                outcome = await relay(upstream, client, ChatChunkDecoder(tool_names), encoder)
+                outcome = await relay(upstream, client, ChatChunkDecoder(tool_names), encoder,
+                                      scrub=lambda text: redact(text, target.provider.api_key))
                 usage, record.error = outcome.usage, outcome.error
             else:
                 # an upstream that answered a stream request with one JSON body (some servers
@@ -137,22 +137,6 @@ async def _stream(request: web.Request, upstream: Any, target: Target,
             record.input_tokens, record.output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
     await client.write_eof()
     return client
-
-
-class _RedactingEncoder(MessagesEncoder):
-    """A MessagesEncoder whose ``error`` event is redacted: an upstream's mid-stream error payload
-    (relayed word for word) can echo the provider's API key, as its HTTP errors do. Only the
-    failure path is overridden, so the per-chunk hot path costs nothing more.
-    """
-
-    __slots__ = ("_secret",)
-
-    def __init__(self, message_id: str, model: str, input_tokens: int, secret: str | None) -> None:
-        super().__init__(message_id, model, input_tokens)
-        self._secret = secret
-
-    def failure(self, error_type: str, message: str) -> bytes:
-        return super().failure(error_type, redact(message, self._secret))
 
 
 @routes.post("/v1/messages/count_tokens")
