@@ -56,13 +56,19 @@ class Timeout(_Model):
 
 class Provider(_Model):
     name: str = Field(min_length=1)
-    protocol: Literal["openai"]
+    # openai: POST {base_url}/chat/completions; anthropic: POST {base_url}/v1/messages
+    protocol: Literal["openai", "anthropic"]
     base_url: str
     api_key: str | None = None
     timeout: Timeout = Timeout()
     headers: dict[str, str] = {}
-    reasoning_effort: bool = False       # send thinking as reasoning_effort (many models reject it)
+    models: tuple[str, ...] = ()           # extra ids listed by GET /v1/models
     max_connections: int = Field(0, ge=0)  # 0: unlimited concurrent upstream requests
+    # openai protocol: send Claude's thinking as reasoning_effort (many models reject the field)
+    reasoning_effort: bool = False
+    # anthropic protocol
+    anthropic_version: str = "2023-06-01"
+    anthropic_beta: tuple[str, ...] = ()
 
     @field_validator("base_url")
     @classmethod
@@ -84,6 +90,7 @@ class Route(_Model):
     max_tokens: int | None = Field(None, gt=0)          # ceiling on the client's max_tokens
     default_max_tokens: int | None = Field(None, gt=0)  # when the client sends none
     response_model: str | None = None      # model name reported back; default: the client's
+    system_prompt: str | None = None       # OpenAI clients on Anthropic: used when the request has none
 
     def matches(self, model: str) -> bool:
         return fnmatch.fnmatchcase(model, self.match)

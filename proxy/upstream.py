@@ -27,7 +27,13 @@ class Upstream:
         self.provider = provider
         self.session = session
         headers = {"Content-Type": "application/json"}
-        if provider.api_key:
+        if provider.protocol == "anthropic":
+            if provider.api_key:
+                headers["x-api-key"] = provider.api_key
+            headers["anthropic-version"] = provider.anthropic_version
+            if provider.anthropic_beta:
+                headers["anthropic-beta"] = ",".join(provider.anthropic_beta)
+        elif provider.api_key:
             headers["Authorization"] = f"Bearer {provider.api_key}"
         headers.update(provider.headers)
         self._headers = headers
@@ -35,6 +41,10 @@ class Upstream:
     @property
     def chat_url(self) -> str:
         return self.provider.base_url + "/chat/completions"
+
+    @property
+    def messages_url(self) -> str:
+        return self.provider.base_url + "/v1/messages"
 
     async def post(self, url: str, body: bytes, extra_headers: Mapping[str, str] | None = None) -> aiohttp.ClientResponse:
         """Send the request and wait for the response headers; the caller must release the response.

@@ -4,13 +4,10 @@ OpenAI-compatible provider.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import Any
 
-import aiohttp
 import orjson
-import structlog
 from aiohttp import web
 
 from converters.chat_response import to_messages_response
@@ -19,23 +16,20 @@ from converters.token_count import count_tokens, estimate_input_tokens
 from converters.tool_names import restore_map
 from streaming.chat_decoder import ChatChunkDecoder
 from streaming.messages_encoder import ANTHROPIC_PING, MessagesEncoder
-from streaming.pump import relay
 from streaming.replay import message_events
-from streaming.response import SSEStream
 
 from ..config import Config
-from ..errors import ProxyError, redact, upstream_error
-from ..middlewares import ACCESS, AccessRecord
+from ..errors import ProxyError
+from ..exchange import read_json, relay_stream, upstream_exchange
+from ..middlewares import ACCESS
 from ..routing import Target, resolve
-from ..upstream import UPSTREAMS, Upstream
+from ..upstream import UPSTREAMS
 from ..validation import parse_count_tokens_request, parse_messages_request
 
 __all__ = ["routes", "CONFIG"]
 
-log = structlog.get_logger("dragoman")
 routes = web.RouteTableDef()
 CONFIG = web.AppKey("config", Config)
-_ERROR_BODY_LIMIT = 64 * 1024
 
 
 @routes.post("/v1/messages")
@@ -44,10 +38,14 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     body = parse_messages_request(raw)
     config = request.app[CONFIG]
     target = resolve(config, body["model"])
-    record: AccessRecord = request[ACCESS]
-    stream = bool(body.get("stream"))
+    stream = body.get("stream") is True
+    record = request[ACCESS]
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
+    if target.provider.protocol != "openai":
+        raise ProxyError(400, f"Route for {body['model']!r} names provider '{target.provider.name}', which "
+                              "speaks the Anthropic protocol; /v1/messages is translated to OpenAI-compatible "
+                              "providers only.", param="model")
     route = target.route
     chat_target = ChatTarget(model=target.upstream_model, max_tokens=route.max_tokens,
                              default_max_tokens=route.default_max_tokens,
@@ -56,87 +54,38 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         chat_body = to_chat_request(body, chat_target)
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
-    upstream = request.app[UPSTREAMS][target.provider.name]
     tool_names = restore_map(body.get("tools"))
-    response = await upstream.post(upstream.chat_url, orjson.dumps(chat_body))
+    upstream = request.app[UPSTREAMS][target.provider.name]
+
+    async with upstream_exchange(upstream, upstream.chat_url, orjson.dumps(chat_body)) as response:
+        if not stream:
+            message = _message(await read_json(response, target.provider.name), target, tool_names)
+            usage = message["usage"]
+            record.input_tokens, record.output_tokens = usage["input_tokens"], usage["output_tokens"]
+            record.first_byte()
+            return web.Response(body=orjson.dumps(message), content_type="application/json")
+
+        encoder = MessagesEncoder("msg_" + secrets.token_hex(12), target.response_model,
+                                  estimate_input_tokens(len(raw)))
+
+        async def replay() -> tuple[bytes, dict[str, int]]:
+            # an upstream that answered a stream request with one JSON body (some servers ignore
+            # "stream" in some modes): the converted message, replayed as stream events
+            message = _message(await read_json(response, target.provider.name), target, tool_names)
+            return b"".join([encoder.feed(e) for e in message_events(message)]), message["usage"]
+
+        return await relay_stream(request, response, keepalive=ANTHROPIC_PING,
+                                  ping_interval=config.server.ping_interval,
+                                  decoder=ChatChunkDecoder(tool_names), encoder=encoder,
+                                  secret=target.provider.api_key, replay=replay)
+
+
+def _message(payload: Any, target: Target, tool_names: dict[str, str]) -> dict[str, Any]:
     try:
-        if response.status >= 400:
-            raise upstream_error(target.provider.name, response.status,
-                                 await response.content.read(_ERROR_BODY_LIMIT),
-                                 response.headers.get("retry-after"), secret=target.provider.api_key)
-        if stream:
-            return await _stream(request, response, target, tool_names, estimate_input_tokens(len(raw)))
-        return await _respond(request, response, target, tool_names)
-    except BaseException:
-        response.close()  # never return a half-read connection to the pool
-        raise
-    finally:
-        response.release()
-
-
-async def _respond(request: web.Request, upstream: Any, target: Target,
-                   tool_names: dict[str, str]) -> web.Response:
-    message = await _read_message(upstream, target, tool_names)
-    record: AccessRecord = request[ACCESS]
-    usage = message["usage"]
-    record.input_tokens, record.output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
-    record.first_byte()
-    return web.Response(body=orjson.dumps(message), content_type="application/json")
-
-
-async def _read_message(upstream: Any, target: Target, tool_names: dict[str, str]) -> dict[str, Any]:
-    # The body can fail after the headers came: a read timeout or a cut must be a 504/502 the
-    # client can act on, not an unhandled exception answered as a 500 "internal error".
-    try:
-        raw = await upstream.read()
-    except asyncio.TimeoutError:
-        raise ProxyError(504, f"Upstream provider '{target.provider.name}' stopped sending data "
-                              "(read timeout).") from None
-    except aiohttp.ClientError as exc:
-        raise ProxyError(502, f"The connection to upstream provider '{target.provider.name}' was lost "
-                              f"while reading its response: {type(exc).__name__}.") from None
-    try:
-        payload = orjson.loads(raw)
         return to_messages_response(payload, model=target.response_model, tool_names=tool_names)
-    except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError, KeyError):
+    except (ValueError, TypeError, AttributeError, KeyError):
         raise ProxyError(502, f"Upstream provider '{target.provider.name}' sent a response dragoman "
                               "could not read as a chat completion.") from None
-
-
-async def _stream(request: web.Request, upstream: Any, target: Target,
-                  tool_names: dict[str, str], input_estimate: int) -> web.StreamResponse:
-    record: AccessRecord = request[ACCESS]
-    config = request.app[CONFIG]
-    encoder = MessagesEncoder("msg_" + secrets.token_hex(12), target.response_model, input_estimate)
-    client = SSEStream(ANTHROPIC_PING, config.server.ping_interval)
-    await client.prepare(request)
-    async with client:
-        await client.write(encoder.start())
-        record.first_byte()
-        try:
-            if "text/event-stream" in upstream.headers.get("Content-Type", ""):
-                outcome = await relay(upstream, client, ChatChunkDecoder(tool_names), encoder,
-                                      scrub=lambda text: redact(text, target.provider.api_key))
-                usage, record.error = outcome.usage, outcome.error
-            else:
-                # an upstream that answered a stream request with one JSON body (some servers
-                # ignore "stream" in some modes): replay the converted message as events
-                message = await _read_message(upstream, target, tool_names)
-                usage = message["usage"]
-                await client.write(b"".join(encoder.feed(e) for e in message_events(message)))
-        except ProxyError as exc:
-            usage, record.error = None, exc.error_type
-            await client.write(encoder.failure(exc.error_type, exc.message))
-        except (ConnectionResetError, RuntimeError):
-            raise
-        except Exception:  # a bug must still end the client's stream visibly
-            log.exception("stream failed", path=request.path)
-            usage, record.error = None, "api_error"
-            await client.write(encoder.failure("api_error", "Internal error in dragoman while streaming."))
-        if usage:
-            record.input_tokens, record.output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
-    await client.write_eof()
-    return client
 
 
 @routes.post("/v1/messages/count_tokens")
