@@ -7,7 +7,7 @@ from aiohttp import web
 
 from .config import Config
 from . import metrics
-from .handlers import health, messages
+from .handlers import chat, health, messages
 from .handlers.messages import CONFIG
 from .middlewares import API_KEYS, add_request_id, auth, dialect_errors, request_context
 from .upstream import upstream_sessions
@@ -29,6 +29,7 @@ def create_app(config: Config) -> web.Application:
     app.on_response_prepare.append(add_request_id)
     app.router.add_routes(health.routes)
     app.router.add_routes(messages.routes)
+    app.router.add_routes(chat.routes)
     app.router.add_routes(metrics.routes)
     return app
 

@@ -64,13 +64,19 @@ def anthropic_error_body(error: ProxyError) -> dict[str, Any]:
 
 
 def openai_error_body(error: ProxyError) -> dict[str, Any]:
+    """OpenAI's error shape; ``code`` carries the Anthropic-style type for finer handling."""
     return {"error": {"message": error.message, "type": _OPENAI_TYPES.get(error.status, "server_error"),
-                      "param": error.param, "code": None}}
+                      "param": error.param, "code": error.error_type}}
 
 
 def error_response(error: ProxyError, dialect: str) -> web.Response:
-    body = openai_error_body(error) if dialect == "openai" else anthropic_error_body(error)
-    return web.Response(status=error.status, body=orjson.dumps(body),
+    if dialect == "openai":
+        # 529 is Anthropic's own "overloaded"; OpenAI clients know 503 (and retry it)
+        status = 503 if error.status == 529 else error.status
+        body = openai_error_body(error)
+    else:
+        status, body = error.status, anthropic_error_body(error)
+    return web.Response(status=status, body=orjson.dumps(body),
                         content_type="application/json", headers=error.headers)
 
 

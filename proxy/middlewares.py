@@ -51,8 +51,12 @@ ACCESS = web.RequestKey("access", AccessRecord)
 
 
 def dialect_of(request: web.Request) -> str:
+    """Which error shape the client reads. /v1/models is both dialects' path: Anthropic's SDKs
+    always send anthropic-version, OpenAI's never do."""
     path = request.path
-    return "openai" if path.startswith(("/v1/chat/", "/v1/models", "/v1/completions")) else "anthropic"
+    if path.startswith("/v1/models"):
+        return "anthropic" if "anthropic-version" in request.headers else "openai"
+    return "openai" if path.startswith(("/v1/chat/", "/v1/completions")) else "anthropic"
 
 
 @web.middleware
@@ -118,7 +122,8 @@ def _http_exception(exc: web.HTTPException) -> ProxyError:
     if exc.status == 413:
         return ProxyError(413, "Request body is larger than dragoman's server.max_body_bytes.")
     if exc.status == 404:
-        return ProxyError(404, "Not found: dragoman serves /v1/messages, /v1/messages/count_tokens and /health.")
+        return ProxyError(404, "Not found: dragoman serves /v1/messages, /v1/messages/count_tokens, "
+                               "/v1/chat/completions, /v1/models and /health.")
     if exc.status == 405:
         return ProxyError(405, f"Method {exc.headers.get('Allow') and 'not allowed; allowed: ' + exc.headers['Allow'] or 'not allowed'}.")
     return ProxyError(exc.status, exc.text or exc.reason)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, with_config
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from .errors import ProxyError
 
-__all__ = ["parse_messages_request", "parse_count_tokens_request"]
+__all__ = ["parse_messages_request", "parse_count_tokens_request", "parse_chat_request"]
 
 _Blocks = list[dict[str, Any]]
 
@@ -41,7 +41,7 @@ class _CountTokensRequest(TypedDict):
 @with_config(ConfigDict(extra="allow"))
 class _MessagesRequest(_CountTokensRequest):
     max_tokens: Annotated[int, Field(ge=1)]
-    stream: NotRequired[bool]
+    stream: NotRequired[StrictBool]
     temperature: NotRequired[float]
     top_p: NotRequired[float]
     top_k: NotRequired[int]
@@ -51,7 +51,30 @@ class _MessagesRequest(_CountTokensRequest):
     thinking: NotRequired[dict[str, Any]]
 
 
+@with_config(ConfigDict(extra="allow"))
+class _ChatMessage(TypedDict):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: NotRequired[str | _Blocks | None]
+
+
+@with_config(ConfigDict(extra="allow"))
+class _ChatRequest(TypedDict):
+    model: Annotated[str, Field(min_length=1)]
+    messages: Annotated[list[_ChatMessage], Field(min_length=1)]
+    stream: NotRequired[StrictBool | None]
+    max_tokens: NotRequired[Annotated[int, Field(ge=1)] | None]
+    max_completion_tokens: NotRequired[Annotated[int, Field(ge=1)] | None]
+    temperature: NotRequired[float | None]
+    top_p: NotRequired[float | None]
+    n: NotRequired[int | None]
+    stop: NotRequired[str | list[str] | None]
+    tools: NotRequired[list[dict[str, Any]] | None]
+    tool_choice: NotRequired[str | dict[str, Any] | None]
+    stream_options: NotRequired[dict[str, Any] | None]
+
+
 _MESSAGES = TypeAdapter(_MessagesRequest)
+_CHAT = TypeAdapter(_ChatRequest)
 _COUNT_TOKENS = TypeAdapter(_CountTokensRequest)
 
 
@@ -63,6 +86,10 @@ def parse_count_tokens_request(raw: bytes) -> dict[str, Any]:
     return _parse(_COUNT_TOKENS, raw)
 
 
+def parse_chat_request(raw: bytes) -> dict[str, Any]:
+    return _parse(_CHAT, raw)
+
+
 def _parse(adapter: TypeAdapter[Any], raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise ProxyError(400, "Request body is empty; expected a JSON object.")
@@ -72,11 +99,19 @@ def _parse(adapter: TypeAdapter[Any], raw: bytes) -> dict[str, Any]:
         raise _bad_request(exc) from None
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "none", "dict", "list"})
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and (
+        part in _TYPE_TAGS or "[" in part or part.startswith(("function-", "constrained-", "typed-dict")))
+
+
 def _bad_request(exc: ValidationError) -> ProxyError:
     err = exc.errors(include_url=False)[0]
-    # drop pydantic's union-member tags ("str", "list[...]", "function-..."); a bare prefix test on
-    # "str" also dropped real fields such as "stream", leaving "Request body must be a JSON object."
-    loc = ".".join(str(p) for p in err["loc"] if not (p == "str" or str(p).startswith(("function-", "list["))))
+    # drop pydantic's union-member tags ("str", "list[...]", "function-..."), keeping real fields
+    # whose names merely start like one ("stream")
+    loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
     kind = err["type"]
     if kind == "json_invalid":
         return ProxyError(400, f"Request body is not valid JSON: {err['msg']}.")

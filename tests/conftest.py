@@ -81,12 +81,20 @@ class MockProvider:
 
     @property
     def url(self) -> str:
+        """Base URL as an OpenAI-compatible provider is configured (with /v1)."""
         assert self.server is not None
         return str(self.server.make_url("/v1"))
 
+    @property
+    def root(self) -> str:
+        """Base URL as an Anthropic provider is configured (without /v1)."""
+        assert self.server is not None
+        return str(self.server.make_url("")).rstrip("/")
+
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/v1/chat/completions", self._handle)  # OpenAI-compatible
+        app.router.add_post("/v1/messages", self._handle)          # Anthropic
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -123,16 +131,24 @@ class MockProvider:
         return response
 
 
-def make_config(provider_url: str, **overrides: Any) -> Config:
+def make_config(provider_url: str, provider_root: str = "http://127.0.0.1:9", **overrides: Any) -> Config:
+    """Routes: claude-* and oa-* names go to the OpenAI-compatible mock ("mock"); gpt-* names,
+    as OpenAI clients send them, go to the same server speaking Anthropic ("claude")."""
     raw: dict[str, Any] = {
         "server": {"ping_interval": 10},
-        "providers": [{"name": "mock", "protocol": "openai", "base_url": provider_url,
-                       "api_key": "sk-upstream-secret-0123456789",
-                       "timeout": {"connect": 5, "read": 30}}],
+        "providers": [
+            {"name": "mock", "protocol": "openai", "base_url": provider_url,
+             "api_key": "sk-upstream-secret-0123456789", "timeout": {"connect": 5, "read": 30}},
+            {"name": "claude", "protocol": "anthropic", "base_url": provider_root,
+             "api_key": "sk-ant-upstream-secret-0123456789", "timeout": {"connect": 5, "read": 30},
+             "anthropic_beta": ["fine-grained-tool-streaming-2025-05-14"], "models": ["claude-opus-4-1"]},
+        ],
         "routes": [
             {"match": "*haiku*", "provider": "mock", "model": "small-model"},
             {"match": "claude-*", "provider": "mock", "model": "big-model", "max_tokens": 8192},
-            {"match": "gpt-*", "provider": "mock"},
+            {"match": "oa-*", "provider": "mock"},   # the client's model name passes through
+            {"match": "gpt-4o", "provider": "claude", "model": "claude-sonnet-4-5", "max_tokens": 8192},
+            {"match": "gpt-*", "provider": "claude", "model": "claude-haiku-4-5"},
         ],
     }
     for key, value in overrides.items():
@@ -140,6 +156,9 @@ def make_config(provider_url: str, **overrides: Any) -> Config:
             raw[key] = {**raw[key], **value}
         else:
             raw[key] = value
+    if "providers" in overrides and "routes" not in overrides:  # keep the routes that still resolve
+        names = {p["name"] for p in raw["providers"]}
+        raw["routes"] = [r for r in raw["routes"] if r["provider"] in names]
     return parse_config(raw, environ={})
 
 
@@ -156,7 +175,7 @@ def start_dragoman(aiohttp_server: Callable[..., Awaitable[TestServer]], provide
 
     async def start(**overrides: Any) -> str:
         # aiohttp's TestServer runs with handler_cancellation=True, as `dragoman serve` does
-        server = await aiohttp_server(create_app(make_config(provider.url, **overrides)))
+        server = await aiohttp_server(create_app(make_config(provider.url, provider.root, **overrides)))
         return str(server.make_url("")).rstrip("/")
 
     return start

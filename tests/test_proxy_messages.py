@@ -102,10 +102,10 @@ async def test_create_tool_call(provider: MockProvider, dragoman: str) -> None:
             "cache_control": {"type": "ephemeral"}}
     async with sdk(dragoman) as client:
         message = await client.messages.create(
-            model="gpt-4o-mini", max_tokens=100, tools=[tool],
+            model="oa-gpt-4o-mini", max_tokens=100, tools=[tool],
             messages=user("Can the country of Crumpet have dragons?"),
         )
-    assert message.model == "gpt-4o-mini"
+    assert message.model == "oa-gpt-4o-mini"
     assert message.stop_reason == "tool_use"
     assert len(message.content) == 1
     block = message.content[0]
@@ -117,7 +117,7 @@ async def test_create_tool_call(provider: MockProvider, dragoman: str) -> None:
     assert (message.usage.input_tokens, message.usage.output_tokens) == (118, 18)
 
     sent = provider.requests[0]
-    assert sent["model"] == "gpt-4o-mini"             # route gpt-* passes the name through
+    assert sent["model"] == "oa-gpt-4o-mini"             # route oa-* passes the name through
     assert sent["max_tokens"] == 100                  # no ceiling on this route
     assert sent["tools"] == [{"type": "function", "function": {
         "name": "can_have_dragons", "description": "Whether a country can have dragons",
@@ -192,9 +192,9 @@ async def test_stream_cached_usage(provider: MockProvider, dragoman: str) -> Non
     # openrouter-stream-cached-tokens.json: SSE comments; usage 687 prompt (679 cached) / 187
     provider.script(Reply.from_fixture("openrouter-stream-cached-tokens.json"))
     async with sdk(dragoman) as client:
-        async with client.messages.stream(model="gpt-4o", max_tokens=500, messages=user("Who are you")) as stream:
+        async with client.messages.stream(model="oa-gpt-4o", max_tokens=500, messages=user("Who are you")) as stream:
             message = await stream.get_final_message()
-    assert message.model == "gpt-4o"
+    assert message.model == "oa-gpt-4o"
     assert len(message.content) == 1 and message.content[0].type == "text"
     assert message.content[0].text.startswith("I'm Grok, an AI built by xAI.")
     assert message.content[0].text.endswith("What's on your mind?")
@@ -209,7 +209,7 @@ async def test_stream_tool_call_streamed_arguments(provider: MockProvider, drago
     provider.script(Reply.from_fixture("openai-stream-tool-call-streamed-args.json"))
     partials: list[str] = []
     async with sdk(dragoman) as client:
-        async with client.messages.stream(model="gpt-4o-mini", max_tokens=200, tools=[MULTIPLY_TOOL],
+        async with client.messages.stream(model="oa-gpt-4o-mini", max_tokens=200, tools=[MULTIPLY_TOOL],
                                           messages=user("What is 1231 * 2331?")) as stream:
             async for event in stream:
                 if event.type == "content_block_delta" and event.delta.type == "input_json_delta":
@@ -317,7 +317,7 @@ async def test_stream_request_answered_with_json(provider: MockProvider, dragoma
     # some servers ignore "stream": the JSON answer (openai-tool-call-chain.json) is replayed as events
     provider.script(Reply.from_fixture("openai-tool-call-chain.json"))
     status, _, raw = await raw_post(dragoman + "/v1/messages", {
-        "model": "gpt-4o-mini", "max_tokens": 100, "stream": True, "messages": user("dragons?")})
+        "model": "oa-gpt-4o-mini", "max_tokens": 100, "stream": True, "messages": user("dragons?")})
     assert status == 200
     events = check_stream(raw)
     got = blocks(events)

@@ -1,0 +1,127 @@
+"""POST /v1/chat/completions and GET /v1/models: the OpenAI Chat Completions API on an
+Anthropic (or Anthropic-compatible) provider.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+
+from converters.chat_request import ConversionError, MessagesTarget, dropped_options, to_messages_request
+from converters.messages_response import to_chat_completion
+from streaming.chat_encoder import OPENAI_KEEPALIVE, ChatChunkEncoder
+from streaming.messages_decoder import MessagesEventDecoder
+
+from ..config import Config
+from ..errors import ProxyError
+from ..exchange import read_json, relay_stream, upstream_exchange
+from ..middlewares import ACCESS
+from ..routing import Target, resolve
+from ..upstream import UPSTREAMS
+from ..validation import parse_chat_request
+from .messages import CONFIG
+
+__all__ = ["routes"]
+
+log = structlog.get_logger("dragoman")
+routes = web.RouteTableDef()
+_DEFAULT_MAX_TOKENS = 16384   # Anthropic requires max_tokens; OpenAI clients often send none
+_GLOB_CHARS = frozenset("*?[")
+
+
+@routes.post("/v1/chat/completions")
+async def create_chat_completion(request: web.Request) -> web.StreamResponse:
+    body = parse_chat_request(await request.read())
+    config = request.app[CONFIG]
+    target = resolve(config, body["model"])
+    stream = body.get("stream") is True
+    record = request[ACCESS]
+    record.client_model, record.provider, record.upstream_model, record.stream = (
+        body["model"], target.provider.name, target.upstream_model, stream)
+    if target.provider.protocol != "anthropic":
+        raise ProxyError(400, f"Route for {body['model']!r} names provider '{target.provider.name}', which "
+                              "speaks the OpenAI protocol; /v1/chat/completions is translated to Anthropic "
+                              "providers only.", param="model")
+    route = target.route
+    messages_target = MessagesTarget(
+        model=target.upstream_model, max_tokens=route.max_tokens,
+        default_max_tokens=min(route.default_max_tokens or _DEFAULT_MAX_TOKENS,
+                               route.max_tokens or _DEFAULT_MAX_TOKENS),
+        system_prompt=route.system_prompt)
+    try:
+        anthropic_body = to_messages_request(body, messages_target)
+    except ConversionError as exc:
+        raise ProxyError(400, str(exc), param=exc.param) from None
+    if dropped := dropped_options(body):
+        log.debug("options dropped", options=dropped, model=body["model"])
+    upstream = request.app[UPSTREAMS][target.provider.name]
+    created = int(time.time())
+
+    async with upstream_exchange(upstream, upstream.messages_url, orjson.dumps(anthropic_body)) as response:
+        if not stream:
+            completion = _completion(await read_json(response, target.provider.name), target, created)
+            usage = completion["usage"]
+            record.input_tokens, record.output_tokens = usage["prompt_tokens"], usage["completion_tokens"]
+            record.first_byte()
+            return web.Response(body=orjson.dumps(completion), content_type="application/json")
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        encoder = ChatChunkEncoder("chatcmpl-" + secrets.token_hex(12), target.response_model, created,
+                                   include_usage)
+        return await relay_stream(request, response, keepalive=OPENAI_KEEPALIVE,
+                                  ping_interval=config.server.ping_interval,
+                                  decoder=MessagesEventDecoder(), encoder=encoder,
+                                  secret=target.provider.api_key)
+
+
+def _completion(payload: Any, target: Target, created: int) -> dict[str, Any]:
+    try:
+        return to_chat_completion(payload, model=target.response_model, created=created)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        raise ProxyError(502, f"Upstream provider '{target.provider.name}' sent a response dragoman "
+                              "could not read as an Anthropic message.") from None
+
+
+def _listed_models(config: Config) -> dict[str, str]:
+    """Model id -> owning provider: route globs without wildcards, then each provider's `models:`."""
+    listed: dict[str, str] = {}
+    for route in config.routes:
+        if not _GLOB_CHARS & set(route.match):
+            listed.setdefault(route.match, route.provider)
+    for provider in config.providers:
+        for model in provider.models:
+            listed.setdefault(model, provider.name)
+    return listed
+
+
+def _model(model_id: str, owner: str, anthropic: bool) -> dict[str, Any]:
+    if anthropic:  # the Anthropic SDK's models.list()/retrieve() shape
+        return {"type": "model", "id": model_id, "display_name": model_id, "created_at": "1970-01-01T00:00:00Z"}
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
+
+
+@routes.get("/v1/models")
+async def list_models(request: web.Request) -> web.Response:
+    anthropic = "anthropic-version" in request.headers
+    data = [_model(m, p, anthropic) for m, p in _listed_models(request.app[CONFIG]).items()]
+    if anthropic:
+        return web.json_response({"data": data, "has_more": False,
+                                  "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
+    return web.json_response({"object": "list", "data": data})
+
+
+@routes.get("/v1/models/{model:.+}")
+async def get_model(request: web.Request) -> web.Response:
+    """A listed model, or any id a route would serve (routes are globs, so the list is partial)."""
+    model_id = request.match_info["model"]
+    config = request.app[CONFIG]
+    owner = _listed_models(config).get(model_id)
+    if owner is None:
+        owner = resolve(config, model_id).provider.name
+    return web.json_response(_model(model_id, owner, "anthropic-version" in request.headers))
