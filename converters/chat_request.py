@@ -26,6 +26,8 @@ debug log). Unknown fields are ignored. Rules that are choices rather than trans
   last assistant turn made tool calls (that turn would have to start with the signed thinking
   block OpenAI clients never send back), and when the conversation ends in an assistant prefill.
   With thinking on, temperature and top_k are not sent, and top_p only when >= 0.95.
+- ``temperature`` and ``top_p`` together: only temperature is sent (current Claude models
+  reject the pair).
 - ``response_format`` json_schema -> ``output_config.format``. json_object -> an instruction
   appended to the system prompt: Anthropic has no schema-less JSON mode, and its structured
   outputs need a schema with closed objects.
@@ -63,7 +65,6 @@ _REFUSED = (
     ("top_logprobs", "logprobs are not available from Anthropic models"),
     ("logit_bias", "logit_bias is not supported by Anthropic models"),
     ("audio", "audio output is not supported by Anthropic models"),
-    ("web_search_options", "web_search_options is not supported here; Anthropic web search is a server tool"),
     ("functions", "the legacy `functions` parameter is not supported; send the functions as `tools`"),
     ("function_call", "the legacy `function_call` parameter is not supported; use `tool_choice`"),
 )
@@ -139,8 +140,11 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
         raise ConversionError("n > 1 is not supported: Anthropic models return one choice per request; "
                               "send separate requests instead", "n")
     for key, why in _REFUSED:
-        if body.get(key) not in (None, False, 0, {}):
+        if body.get(key) not in (None, False, 0, {}, []):
             raise ConversionError(why, key)
+    if body.get("web_search_options") is not None:  # {} turns web search on
+        raise ConversionError("web_search_options is not supported; Anthropic web search is a server tool",
+                              "web_search_options")
     modalities = body.get("modalities")
     if isinstance(modalities, list) and "audio" in modalities:
         raise ConversionError("audio output is not supported by Anthropic models", "modalities")
@@ -186,6 +190,10 @@ def _sampling(body: dict[str, Any], out: dict[str, Any], *, thinking: bool) -> N
             out[key] = value
         elif key == "top_k" and not thinking:
             out[key] = value  # not OpenAI's, but some clients send it as an extension
+    if "temperature" in out and "top_p" in out:
+        # Current Claude models reject both at once ("temperature and top_p cannot both be
+        # specified"); OpenAI clients often send both, temperature being the one they tune.
+        del out["top_p"]
 
 
 def _stop(stop: Any) -> list[str]:
@@ -223,13 +231,14 @@ def _tools(tools: Any, choice: Any, parallel: Any) -> tuple[list[dict[str, Any]]
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
             raise ConversionError("only function tools can be sent to Anthropic models", f"tools.{i}.type")
         function = tool.get("function")
-        name = function.get("name") if isinstance(function, dict) else None
+        function = function if isinstance(function, dict) else {}
+        name = function.get("name")
         if not isinstance(name, str) or not name:
             raise ConversionError("every tool needs a function name", f"tools.{i}.function.name")
         converted: dict[str, Any] = {"name": name}
-        if isinstance(description := function.get("description"), str) and description:  # type: ignore[union-attr]
+        if isinstance(description := function.get("description"), str) and description:
             converted["description"] = description
-        schema = function.get("parameters")  # type: ignore[union-attr]
+        schema = function.get("parameters")
         schema = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
         converted["input_schema"] = schema if "type" in schema else {"type": "object", **schema}
         out.append(converted)
@@ -237,7 +246,7 @@ def _tools(tools: Any, choice: Any, parallel: Any) -> tuple[list[dict[str, Any]]
     if choice is None:
         result = None
     elif isinstance(choice, str) and choice in _TOOL_CHOICE:
-        result = _TOOL_CHOICE[choice]
+        result = dict(_TOOL_CHOICE[choice])
     elif isinstance(choice, dict) and choice.get("type") == "function":
         name = (choice.get("function") or {}).get("name")
         if name not in {t["name"] for t in out}:
@@ -247,7 +256,7 @@ def _tools(tools: Any, choice: Any, parallel: Any) -> tuple[list[dict[str, Any]]
         allowed = choice.get("allowed_tools") or {}
         names = {(t.get("function") or {}).get("name") for t in allowed.get("tools") or () if isinstance(t, dict)}
         out = [t for t in out if t["name"] in names]
-        result = _TOOL_CHOICE["required" if allowed.get("mode") == "required" else "auto"]
+        result = dict(_TOOL_CHOICE["required" if allowed.get("mode") == "required" else "auto"])
     else:
         raise ConversionError(f"unsupported tool_choice {choice!r}", "tool_choice")
     if parallel is False and (result is None or result["type"] != "none"):
@@ -297,17 +306,15 @@ def _conversation(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, A
         raise ConversionError("messages must contain a user or assistant message", "messages")
     if turns[0]["role"] == "assistant":
         turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
-    last = turns[-1]
-    if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
-        text = last["content"][-1]["text"].rstrip()  # Anthropic rejects a prefill ending in whitespace
-        last["content"][-1:] = [{"type": "text", "text": text}] if text else []
-        if not last["content"]:
-            turns.pop()
+    final = turns[-1]["content"]
+    if turns[-1]["role"] == "assistant" and final[-1]["type"] == "text":  # a prefill: Anthropic
+        final[-1] = {**final[-1], "text": final[-1]["text"].rstrip()}  # rejects trailing whitespace
     return system, turns
 
 
 def _check_answered(open_calls: dict[str, tuple[str, str]]) -> None:
-    for tool_id, (_name, param) in open_calls.items():
+    if open_calls:
+        tool_id, (_name, param) = next(iter(open_calls.items()))
         raise ConversionError(f"tool call {tool_id!r} has no tool message answering it", f"{param}.id")
 
 
@@ -337,17 +344,17 @@ def _tool_use(call_id: Any, function: Any, param: str, open_calls: dict[str, tup
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or not name:
         raise ConversionError("a tool call needs a function name", f"{fparam}.name")
-    arguments = function.get("arguments")  # type: ignore[union-attr]
-    tool_input: Any = {}
-    if isinstance(arguments, dict):
+    arguments = function.get("arguments")
+    tool_input: Any = None
+    if arguments is None or isinstance(arguments, str) and not arguments.strip():
+        tool_input = {}
+    elif isinstance(arguments, dict):
         tool_input = arguments
-    elif isinstance(arguments, str) and arguments.strip():
+    elif isinstance(arguments, str):
         try:
             tool_input = orjson.loads(arguments)
         except orjson.JSONDecodeError:
-            tool_input = None
-    elif arguments is not None:
-        tool_input = None
+            pass
     if not isinstance(tool_input, dict):
         raise ConversionError(f"the arguments of tool call {call_id!r} are not a JSON object",
                               f"{fparam}.arguments")
@@ -392,17 +399,17 @@ def _part(part: Any, param: str) -> dict[str, Any] | None:
     kind = part.get("type") if isinstance(part, dict) else None
     block: dict[str, Any] | None
     if kind in ("text", "refusal"):
-        text = part.get(kind)  # type: ignore[union-attr]
+        text = part.get(kind)
         block = {"type": "text", "text": text} if isinstance(text, str) and text.strip() else None
     elif kind == "image_url":
-        block = _image(part.get("image_url"), f"{param}.image_url")  # type: ignore[union-attr]
+        block = _image(part.get("image_url"), f"{param}.image_url")
     elif kind == "file":
-        block = _document(part.get("file"), f"{param}.file")  # type: ignore[union-attr]
+        block = _document(part.get("file"), f"{param}.file")
     elif kind == "input_audio":
         raise ConversionError("audio input is not supported by Anthropic models", param)
     else:
         raise ConversionError(f"unsupported content part type {kind!r}", f"{param}.type")
-    if block is not None and isinstance(cache := part.get("cache_control"), dict):  # type: ignore[union-attr]
+    if block is not None and isinstance(cache := part.get("cache_control"), dict):
         block["cache_control"] = cache  # an extension some OpenAI clients send for Claude
     return block
 
@@ -432,7 +439,7 @@ def _document(spec: Any, param: str) -> dict[str, Any]:
         raise ConversionError(f"file type {media_type!r} is not supported; Anthropic models read PDFs",
                               f"{param}.file_data")
     block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if isinstance(filename := spec.get("filename"), str) and filename:  # type: ignore[union-attr]
+    if isinstance(filename := spec.get("filename"), str) and filename:
         block["title"] = filename
     return block
 

@@ -1,12 +1,14 @@
 """Anthropic Message (non-streaming JSON) -> OpenAI ``chat.completion``.
 
-Pure: dict in, dict out. Text blocks are joined with nothing between them (Anthropic splits one
-answer into several text blocks around citations), thinking blocks with a blank line (each is a
-separate train of thought) into ``reasoning_content``, the field DeepSeek and OpenRouter clients
-read. Signatures, ``redacted_thinking`` (opaque) and server-tool blocks (``server_tool_use``,
-``web_search_tool_result``...: the upstream already ran them, and OpenAI has no form for them)
-are skipped, as are citations. The stream encoder (streaming/chat_encoder.py) produces the same
-message, so both paths share the tables and ``chat_usage`` here.
+Pure: dict in, dict out. Text blocks become ``content`` and thinking blocks ``reasoning_content``
+(the field DeepSeek and OpenRouter clients read). Adjacent text blocks are joined with nothing
+between them, since Anthropic splits one answer into several around citations; a text or thinking
+block that follows a block of another kind, after earlier text of its kind, starts with a blank
+line (``BLOCK_SEPARATOR``), so the text before and after a server tool call stays two paragraphs.
+Signatures, ``redacted_thinking`` (opaque), citations and server-tool blocks
+(``server_tool_use``, ``web_search_tool_result``...: the upstream already ran them, and OpenAI
+has no form for them) are skipped. The streaming path (streaming/messages_decoder.py and
+chat_encoder.py) applies the same rules and shares the tables and ``chat_usage`` here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["STOP_TO_FINISH", "to_chat_completion", "chat_usage", "THINKING_SEPARATOR"]
+__all__ = ["STOP_TO_FINISH", "BLOCK_SEPARATOR", "to_chat_completion", "chat_usage"]
 
 # Anthropic stop_reason -> OpenAI finish_reason; an unknown reason is treated as "stop".
 # pause_turn (server tools hit their iteration limit) has no OpenAI form: the answer so far stands.
@@ -28,29 +30,31 @@ STOP_TO_FINISH: dict[str, str] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-THINKING_SEPARATOR = "\n\n"
+BLOCK_SEPARATOR = "\n\n"
 
 
 def to_chat_completion(message: dict[str, Any], *, model: str, created: int) -> dict[str, Any]:
     """Anthropic message -> chat completion; ``model`` is the name the client asked for."""
-    texts: list[str] = []
-    thinking: list[str] = []
+    parts: dict[str, list[str]] = {"text": [], "thinking": []}
     calls: list[dict[str, Any]] = []
+    previous = ""
     content = message.get("content")
     for block in content if isinstance(content, list) else ():
         kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text" and isinstance(text := block.get("text"), str):  # type: ignore[union-attr]
-            texts.append(text)
-        elif kind == "thinking" and isinstance(text := block.get("thinking"), str) and text:  # type: ignore[union-attr]
-            thinking.append(text)
+        if kind in parts and isinstance(text := block.get(kind), str):
+            pieces = parts[kind]
+            if previous != kind and "".join(pieces).strip():
+                pieces.append(BLOCK_SEPARATOR)
+            pieces.append(text)
         elif kind == "tool_use":
-            calls.append(_tool_call(block))  # type: ignore[arg-type]
-    text = "".join(texts)
+            calls.append(_tool_call(block))
+        previous = kind if isinstance(kind, str) else ""
+    text, thinking = "".join(parts["text"]), "".join(parts["thinking"])
     reply: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
     if calls:
         reply["tool_calls"] = calls
     if thinking:
-        reply["reasoning_content"] = THINKING_SEPARATOR.join(thinking)
+        reply["reasoning_content"] = thinking
     stop_reason = message.get("stop_reason")
     return {
         "id": "chatcmpl-" + str(message.get("id") or ""),

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from converters.messages_response import STOP_TO_FINISH, THINKING_SEPARATOR, chat_usage
+from converters.messages_response import STOP_TO_FINISH, chat_usage
 
 from .events import BlockDelta, BlockStart, Event, MessageEnd, MessageStart, StreamFailure
 
@@ -41,8 +41,7 @@ OPENAI_ERROR_TYPES = {
 class ChatChunkEncoder:
     """``start()`` once, then ``feed(event)`` for each internal event; returns the bytes to write."""
 
-    __slots__ = ("_head", "_usage_head", "_include_usage", "_usage", "_open", "_calls", "_has_args",
-                 "_reasoned", "_separate", "_state")
+    __slots__ = ("_head", "_usage_head", "_include_usage", "_usage", "_open", "_calls", "_has_args", "_state")
 
     def __init__(self, completion_id: str, model: str, created: int, include_usage: bool = False) -> None:
         head = orjson.dumps({"id": completion_id, "object": "chat.completion.chunk", "created": created,
@@ -54,8 +53,6 @@ class ChatChunkEncoder:
         self._open = ""          # kind of the open block ("" when none)
         self._calls = 0          # tool calls started so far; the open one has index _calls - 1
         self._has_args = False   # the open tool call got an argument fragment
-        self._reasoned = False   # reasoning_content already sent
-        self._separate = False   # the next reasoning text starts a new thinking block
         self._state = 0          # 0 before the role chunk, 1 streaming, 2 finished
 
     @property
@@ -97,9 +94,7 @@ class ChatChunkEncoder:
 
     def _block_start(self, event: BlockStart) -> bytes:
         self._open = event.kind
-        if event.kind == "thinking":
-            self._separate = self._reasoned
-        elif event.kind == "tool_use":
+        if event.kind == "tool_use":
             self._calls += 1
             self._has_args = False
             call = {"index": self._calls - 1, "id": event.id, "type": "function",
@@ -115,9 +110,6 @@ class ChatChunkEncoder:
         if kind == "text":
             return self._head + _CONTENT + orjson.dumps(value) + b"}" + _TAIL
         if kind == "thinking":
-            if self._separate:
-                value, self._separate = THINKING_SEPARATOR + value, False
-            self._reasoned = True
             return self._head + _REASONING + orjson.dumps(value) + b"}" + _TAIL
         if kind == "json" and self._open == "tool_use":
             self._has_args = True

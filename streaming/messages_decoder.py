@@ -5,6 +5,9 @@ decides:
 - blocks the client dialect cannot carry (``server_tool_use``, ``web_search_tool_result``, any
   future kind) are skipped together with their deltas and their stop, by index;
   ``citations_delta`` is dropped and the cited text kept;
+- a text or thinking block that follows a block of another kind, after earlier non-blank text of
+  its kind, starts with a blank line, so the text before and after a server tool call stays two
+  paragraphs (converters/messages_response.py applies the same rule to whole messages);
 - a ``tool_use`` start that already carries its input (some Anthropic-compatible providers send
   it whole, with no deltas) becomes one json delta;
 - usage is Anthropic's usage object: ``message_delta``'s counters are cumulative and overwrite
@@ -16,11 +19,15 @@ decides:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from .events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, MessageStart, StreamFailure
+from converters.messages_response import BLOCK_SEPARATOR
+
+from .events import (
+    BLOCK_STOP, BlockDelta, BlockKind, BlockStart, DeltaKind, Event, MessageEnd, MessageStart, StreamFailure,
+)
 
 __all__ = ["MessagesEventDecoder", "ERROR_STATUS"]
 
@@ -30,7 +37,7 @@ ERROR_STATUS = {
     "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
     "rate_limit_error": 429, "api_error": 502, "timeout_error": 504, "overloaded_error": 529,
 }
-_DELTA_KIND: dict[str, tuple[str, str]] = {
+_DELTA_KIND: dict[Any, tuple[DeltaKind, str]] = {
     "text_delta": ("text", "text"),
     "thinking_delta": ("thinking", "thinking"),
     "signature_delta": ("signature", "signature"),
@@ -42,10 +49,12 @@ _BLOCK_KINDS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
 class MessagesEventDecoder:
     """Feed it each parsed Anthropic event payload (it has ``type``); ``finish()`` at end of stream."""
 
-    __slots__ = ("_skipped", "_usage", "_stop_reason", "_stop_sequence", "_over")
+    __slots__ = ("_skipped", "_previous", "_spoken", "_usage", "_stop_reason", "_stop_sequence", "_over")
 
     def __init__(self) -> None:
-        self._skipped: set[int] = set()     # indices of blocks the client dialect cannot carry
+        self._skipped: set[Any] = set()     # indices of blocks the client dialect cannot carry
+        self._previous = ""                 # kind of the block started last ("other" when skipped)
+        self._spoken: set[str] = set()      # "text" / "thinking" once non-blank text of that kind came
         self._usage: dict[str, Any] = {}
         self._stop_reason: str | None = None
         self._stop_sequence: str | None = None
@@ -94,10 +103,11 @@ class MessagesEventDecoder:
     def _block_start(self, payload: dict[str, Any]) -> list[Event]:
         block = payload.get("content_block")
         kind = block.get("type") if isinstance(block, dict) else None
+        previous, self._previous = self._previous, kind if kind in _BLOCK_KINDS else "other"
         if kind not in _BLOCK_KINDS:
-            self._skipped.add(payload.get("index"))  # type: ignore[arg-type]
+            self._skipped.add(payload.get("index"))
             return []
-        assert isinstance(block, dict)
+        assert isinstance(block, dict) and isinstance(kind, str)
         if kind == "tool_use":
             events: list[Event] = [BlockStart("tool_use", str(block.get("id") or ""), str(block.get("name") or ""))]
             if isinstance(tool_input := block.get("input"), dict) and tool_input:
@@ -105,20 +115,28 @@ class MessagesEventDecoder:
             return events
         if kind == "redacted_thinking":
             return [BlockStart("redacted_thinking", data=str(block.get("data") or ""))]
-        events = [BlockStart(kind)]  # type: ignore[arg-type]
+        text_kind = cast(DeltaKind, kind)  # "text" or "thinking"
+        events = [BlockStart(cast(BlockKind, kind))]
+        if kind in self._spoken and previous != kind:
+            events.append(BlockDelta(text_kind, BLOCK_SEPARATOR))
         if isinstance(text := block.get(kind), str) and text:  # Anthropic starts empty; others may not
-            events.append(BlockDelta(kind, text))  # type: ignore[arg-type]
+            events.append(self._said(text_kind, text))
         return events
+
+    def _said(self, kind: DeltaKind, text: str) -> BlockDelta:
+        if kind not in self._spoken and text.strip():
+            self._spoken.add(kind)
+        return BlockDelta(kind, text)
 
     def _delta(self, payload: dict[str, Any]) -> list[Event]:
         delta = payload.get("delta")
         if not isinstance(delta, dict) or payload.get("index") in self._skipped:
             return []
-        mapped = _DELTA_KIND.get(delta.get("type"))  # type: ignore[arg-type]
+        mapped = _DELTA_KIND.get(delta.get("type"))
         if mapped is None:
             return []  # citations_delta, and delta types newer than this code
         value = delta.get(mapped[1])
-        return [BlockDelta(mapped[0], value)] if isinstance(value, str) and value else []  # type: ignore[arg-type]
+        return [self._said(mapped[0], value)] if isinstance(value, str) and value else []
 
     def _merge_usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
