@@ -46,17 +46,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from converters.chat_messages import ConversionError
-from converters.tool_names import anthropic_tool_id
+from converters.chat_turns import to_anthropic_turns
 
 __all__ = ["MessagesTarget", "ConversionError", "to_messages_request", "dropped_options"]
 
 _EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
 _MIN_BUDGET = _ANSWER_ROOM = 1024
 _JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else: no prose, no code fences."
-_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 _PERSONAL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|\+?[\d\s().-]{7,}")
 # Present and non-null, these change the answer and Anthropic has no form for them.
@@ -96,7 +93,7 @@ def dropped_options(body: dict[str, Any]) -> list[str]:
 def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> dict[str, Any]:
     """Chat Completions request body -> Anthropic Messages request body for ``target``."""
     _refuse_unsupported(body)
-    system, turns = _conversation(body.get("messages"))
+    system, turns = to_anthropic_turns(body.get("messages"))
     if not system and target.system_prompt:
         system = [{"type": "text", "text": target.system_prompt}]
     output_format, instruction = _response_format(body.get("response_format"))
@@ -265,188 +262,3 @@ def _tools(tools: Any, choice: Any, parallel: Any) -> tuple[list[dict[str, Any]]
 
 
 # -- conversation -----------------------------------------------------------------------------
-
-def _conversation(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system text blocks, user/assistant turns) for Anthropic."""
-    if not isinstance(messages, list) or not messages:
-        raise ConversionError("messages must be a non-empty list", "messages")
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    open_calls: dict[str, tuple[str, str]] = {}  # unanswered tool_use id -> (name, param of the call)
-    for i, message in enumerate(messages):
-        param = f"messages.{i}"
-        if not isinstance(message, dict):
-            raise ConversionError("each message must be an object", param)
-        role = message.get("role")
-        if role in ("system", "developer"):
-            blocks = _blocks(message.get("content"), f"{param}.content")
-            if any(block["type"] != "text" for block in blocks):
-                raise ConversionError(f"{role} messages may only contain text", f"{param}.content")
-            system.extend(blocks)
-        elif role in ("tool", "function"):
-            result = _tool_result(message, param, open_calls)
-            if turns[-1]["role"] == "user":  # earlier results of the same assistant turn
-                turns[-1]["content"].append(result)
-            else:
-                turns.append({"role": "user", "content": [result]})
-        elif role in ("user", "assistant"):
-            _check_answered(open_calls)
-            if role == "user":
-                blocks = _blocks(message.get("content"), f"{param}.content")
-            else:
-                blocks = _assistant_blocks(message, i, open_calls)
-            if blocks and turns and turns[-1]["role"] == role:
-                turns[-1]["content"].extend(blocks)  # our own list: merging is safe
-            elif blocks:
-                turns.append({"role": role, "content": blocks})
-        else:
-            raise ConversionError(f"unsupported message role {role!r}", f"{param}.role")
-    _check_answered(open_calls)
-    if not turns:
-        raise ConversionError("messages must contain a user or assistant message", "messages")
-    if turns[0]["role"] == "assistant":
-        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
-    final = turns[-1]["content"]
-    if turns[-1]["role"] == "assistant" and final[-1]["type"] == "text":  # a prefill: Anthropic
-        final[-1] = {**final[-1], "text": final[-1]["text"].rstrip()}  # rejects trailing whitespace
-    return system, turns
-
-
-def _check_answered(open_calls: dict[str, tuple[str, str]]) -> None:
-    if open_calls:
-        tool_id, (_name, param) = next(iter(open_calls.items()))
-        raise ConversionError(f"tool call {tool_id!r} has no tool message answering it", f"{param}.id")
-
-
-def _assistant_blocks(message: dict[str, Any], i: int, open_calls: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """Text, then one tool_use per tool call; an empty or null content makes no text block."""
-    param = f"messages.{i}"
-    blocks = _blocks(message.get("content"), f"{param}.content")
-    refusal = message.get("refusal")
-    if not blocks and isinstance(refusal, str) and refusal.strip():
-        blocks.append({"type": "text", "text": refusal})
-    calls = message.get("tool_calls")
-    for m, call in enumerate(calls if isinstance(calls, list) else ()):
-        call = call if isinstance(call, dict) else {}
-        if call.get("type", "function") != "function":
-            raise ConversionError("only function tool calls can be sent to Anthropic models",
-                                  f"{param}.tool_calls.{m}.type")
-        blocks.append(_tool_use(call.get("id"), call.get("function"), f"{param}.tool_calls.{m}", open_calls))
-    if isinstance(legacy := message.get("function_call"), dict):
-        blocks.append(_tool_use(f"call_legacy_{i}", legacy, f"{param}.function_call", open_calls))
-    return blocks
-
-
-def _tool_use(call_id: Any, function: Any, param: str, open_calls: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    if not isinstance(call_id, str) or not call_id:
-        raise ConversionError("a tool call needs an id", f"{param}.id")
-    fparam = param if param.endswith("function_call") else f"{param}.function"
-    name = function.get("name") if isinstance(function, dict) else None
-    if not isinstance(name, str) or not name:
-        raise ConversionError("a tool call needs a function name", f"{fparam}.name")
-    arguments = function.get("arguments")
-    tool_input: Any = None
-    if arguments is None or isinstance(arguments, str) and not arguments.strip():
-        tool_input = {}
-    elif isinstance(arguments, dict):
-        tool_input = arguments
-    elif isinstance(arguments, str):
-        try:
-            tool_input = orjson.loads(arguments)
-        except orjson.JSONDecodeError:
-            pass
-    if not isinstance(tool_input, dict):
-        raise ConversionError(f"the arguments of tool call {call_id!r} are not a JSON object",
-                              f"{fparam}.arguments")
-    tool_id = anthropic_tool_id(call_id)  # deterministic: the tool message's id maps the same way
-    if tool_id in open_calls:
-        raise ConversionError(f"duplicate tool call id {call_id!r}", f"{param}.id")
-    open_calls[tool_id] = (name, param)
-    return {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}
-
-
-def _tool_result(message: dict[str, Any], param: str, open_calls: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """A role "tool" (or legacy "function") message -> a tool_result for a call still unanswered."""
-    if message.get("role") == "tool":
-        call_id = message.get("tool_call_id")
-        tool_id = anthropic_tool_id(call_id) if isinstance(call_id, str) and call_id else None
-        id_param = f"{param}.tool_call_id"
-    else:  # legacy: answers the open call of that name
-        call_id = message.get("name")
-        tool_id = next((k for k, (name, _) in open_calls.items() if name == call_id), None)
-        id_param = f"{param}.name"
-    if tool_id is None or open_calls.pop(tool_id, None) is None:
-        raise ConversionError(f"tool message for {call_id!r} does not answer a tool call of the "
-                              "preceding assistant message", id_param)
-    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id}
-    if content := _blocks(message.get("content"), f"{param}.content"):
-        result["content"] = content
-    return result
-
-
-def _blocks(content: Any, param: str) -> list[dict[str, Any]]:
-    """A message's content as Anthropic blocks; empty and whitespace-only text makes none."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content.strip() else []
-    if not isinstance(content, list):
-        raise ConversionError("content must be a string or a list of content parts", param)
-    return [block for j, part in enumerate(content) if (block := _part(part, f"{param}.{j}")) is not None]
-
-
-def _part(part: Any, param: str) -> dict[str, Any] | None:
-    kind = part.get("type") if isinstance(part, dict) else None
-    block: dict[str, Any] | None
-    if kind in ("text", "refusal"):
-        text = part.get(kind)
-        block = {"type": "text", "text": text} if isinstance(text, str) and text.strip() else None
-    elif kind == "image_url":
-        block = _image(part.get("image_url"), f"{param}.image_url")
-    elif kind == "file":
-        block = _document(part.get("file"), f"{param}.file")
-    elif kind == "input_audio":
-        raise ConversionError("audio input is not supported by Anthropic models", param)
-    else:
-        raise ConversionError(f"unsupported content part type {kind!r}", f"{param}.type")
-    if block is not None and isinstance(cache := part.get("cache_control"), dict):
-        block["cache_control"] = cache  # an extension some OpenAI clients send for Claude
-    return block
-
-
-def _image(spec: Any, param: str) -> dict[str, Any]:
-    url = spec.get("url") if isinstance(spec, dict) else spec
-    if not isinstance(url, str) or not url:
-        raise ConversionError("image_url needs a url", f"{param}.url")
-    if url.startswith("data:"):
-        media_type, data = _data_url(url, f"{param}.url")
-        if media_type not in _IMAGE_TYPES:
-            raise ConversionError(f"image type {media_type!r} is not supported; send JPEG, PNG, GIF or WebP",
-                                  f"{param}.url")
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if url.startswith(("https://", "http://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}  # Anthropic fetches it
-    raise ConversionError("image_url must be an http(s) URL or a base64 data URL", f"{param}.url")
-
-
-def _document(spec: Any, param: str) -> dict[str, Any]:
-    data_url = spec.get("file_data") if isinstance(spec, dict) else None
-    if not isinstance(data_url, str) or not data_url.startswith("data:"):
-        raise ConversionError("file parts must carry a PDF as a data URL in file_data "
-                              "(data:application/pdf;base64,...); file ids are not supported", param)
-    media_type, data = _data_url(data_url, f"{param}.file_data")
-    if media_type != "application/pdf":
-        raise ConversionError(f"file type {media_type!r} is not supported; Anthropic models read PDFs",
-                              f"{param}.file_data")
-    block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if isinstance(filename := spec.get("filename"), str) and filename:
-        block["title"] = filename
-    return block
-
-
-def _data_url(url: str, param: str) -> tuple[str, str]:
-    header, comma, data = url[5:].partition(",")
-    media_type, *flags = header.split(";")
-    if not comma or "base64" not in flags or not data:
-        raise ConversionError("data URLs must be base64: data:<media type>;base64,<data>", param)
-    return media_type.strip().lower(), data

@@ -7,6 +7,7 @@ the file, the key path and what was expected, instead of being silently ignored.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 import os
 import re
 from pathlib import Path
@@ -119,7 +120,7 @@ class Config(_Model):
         return next(p for p in self.providers if p.name == name)
 
 
-def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = None) -> Config:
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
     """Read, expand and validate a config file; raises ConfigError with file and key path."""
     path = Path(path)
     try:
@@ -131,7 +132,7 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
     return parse_config(raw, source=str(path), environ=environ)
 
 
-def parse_config(raw: Any, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
+def parse_config(raw: Any, source: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
     errors: list[str] = []
@@ -144,7 +145,7 @@ def parse_config(raw: Any, source: str = "<config>", environ: dict[str, str] | N
         raise ConfigError("\n".join(f"{source}: {_describe(err)}" for err in exc.errors())) from None
 
 
-def _expand(node: Any, path: str, environ: Any, errors: list[str]) -> Any:
+def _expand(node: Any, path: str, environ: Mapping[str, str], errors: list[str]) -> Any:
     if isinstance(node, dict):
         return {k: _expand(v, f"{path}.{k}" if path else str(k), environ, errors) for k, v in node.items()}
     if isinstance(node, list):
@@ -154,7 +155,7 @@ def _expand(node: Any, path: str, environ: Any, errors: list[str]) -> Any:
 
     def substitute(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
-        value = environ.get(name)
+        value: str | None = environ.get(name)
         if value is not None and (value or default is None):
             return value
         if default is not None:

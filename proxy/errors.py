@@ -117,6 +117,7 @@ def _upstream_message(body: bytes) -> str:
                 return str(message)
         elif isinstance(error, str):
             return error
-        if isinstance(payload.get("detail"), str):
-            return payload["detail"]
+        detail = payload.get("detail")
+        if isinstance(detail, str):
+            return detail
     return body[:500].decode("utf-8", "replace").strip()

@@ -6,7 +6,6 @@ owns the HTTP exchange and its failure modes, so both directions fail the same w
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -57,7 +56,7 @@ async def read_json(response: aiohttp.ClientResponse, provider: str) -> Any:
     """The whole upstream body as JSON; a timeout, a cut or a non-JSON body is a 504/502."""
     try:
         raw = await response.read()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ProxyError(504, f"Upstream provider '{provider}' stopped sending data (read timeout).") from None
     except aiohttp.ClientError as exc:
         raise ProxyError(502, f"The connection to upstream provider '{provider}' was lost "

@@ -55,7 +55,7 @@ class Upstream:
         name = self.provider.name
         try:
             return await self.session.post(url, data=body, headers=headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ProxyError(504, f"Upstream provider '{name}' did not answer in time.") from None
         except aiohttp.ClientConnectorError as exc:
             raise ProxyError(502, f"Cannot connect to upstream provider '{name}': {exc.strerror or type(exc).__name__}.") from None

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, with_config
-from typing_extensions import Annotated, NotRequired, TypedDict
+from typing_extensions import TypedDict
+from typing import Annotated, NotRequired
 
 from .errors import ProxyError
 

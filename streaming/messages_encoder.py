@@ -59,7 +59,7 @@ class MessagesEncoder:
         if self._state:
             return b""
         self._state = 1
-        message = {
+        message: dict[str, Any] = {
             "id": self._id, "type": "message", "role": "assistant", "model": self._model,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": usage or empty_usage(self._input_tokens),

@@ -9,7 +9,6 @@ unwinds the caller's ``async with`` around the upstream request and closes that 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,7 +100,7 @@ async def relay(upstream: aiohttp.ClientResponse, client: web.StreamResponse,
     while not done:
         try:
             chunk = await content.readany()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             frames, done = transcoder.fail("timeout_error", "The upstream provider stopped sending data (read timeout)."), True
         except aiohttp.ClientError:
             frames, done = transcoder.fail("api_error", "The connection to the upstream provider was lost mid-stream."), True
