@@ -40,7 +40,9 @@ def describe(config: Config) -> list[dict[str, object]]:
     for route in config.routes:
         provider = config.provider(route.provider)
         rows.append({
-            "match": route.match, "provider": provider.name, "protocol": provider.protocol,
+            "match": route.match,
+            "clients": route.client or ("anthropic" if provider.protocol == "openai" else "openai"),
+            "provider": provider.name, "protocol": provider.protocol,
             "base_url": provider.base_url, "model": route.model or "(as requested)",
             "max_tokens": route.max_tokens, "api_key": _mask(provider.api_key),
         })

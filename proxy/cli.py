@@ -63,7 +63,7 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
 def _print_table(config: Config) -> None:
     rows = describe(config)
-    columns = ["match", "provider", "protocol", "base_url", "model", "max_tokens", "api_key"]
+    columns = ["match", "clients", "provider", "protocol", "base_url", "model", "max_tokens", "api_key"]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for r in rows:

@@ -92,6 +92,7 @@ class Route(_Model):
     default_max_tokens: int | None = Field(None, gt=0)  # when the client sends none
     response_model: str | None = None      # model name reported back; default: the client's
     system_prompt: str | None = None       # OpenAI clients on Anthropic: used when the request has none
+    client: Literal["anthropic", "openai"] | None = None  # only for clients of this dialect
 
     def matches(self, model: str) -> bool:
         return fnmatch.fnmatchcase(model, self.match)

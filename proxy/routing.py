@@ -1,13 +1,26 @@
-"""Which provider and upstream model serve the model a client asked for."""
+"""Which provider and upstream model serve the model a client asked for.
+
+A route serves the endpoints its provider can serve: a provider speaking the OpenAI protocol
+serves Anthropic clients (/v1/messages, translated), one speaking the Anthropic protocol serves
+OpenAI clients (/v1/chat/completions, translated). So one table can send Claude Code's
+``claude-*`` names to GPT models and an OpenAI app's ``claude-*`` names to Claude. A route's
+``client`` setting restricts it to one client dialect explicitly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .config import Config, Provider, Route
 from .errors import ProxyError
 
-__all__ = ["Target", "resolve"]
+__all__ = ["Target", "resolve", "SERVES", "Dialect"]
+
+Dialect = Literal["anthropic", "openai"]
+# client dialect -> the provider protocols that can serve it
+SERVES: dict[str, frozenset[str]] = {"anthropic": frozenset({"openai"}), "openai": frozenset({"anthropic"})}
+_API_NAMES = {"anthropic": "the Anthropic Messages API", "openai": "the OpenAI Chat Completions API"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +31,13 @@ class Target:
     response_model: str   # the model name the client sees in responses
 
 
-def resolve(config: Config, model: str) -> Target:
-    """First matching route wins; no match is a 404 naming the model."""
+def resolve(config: Config, model: str, client: Dialect) -> Target:
+    """The first route that matches ``model`` and can serve ``client``; else a 404 naming the model."""
+    protocols = SERVES[client]
     for route in config.routes:
-        if route.matches(model):
-            return Target(route, config.provider(route.provider), route.model or model,
-                          route.response_model or model)
-    raise ProxyError(404, f"No route in dragoman's config matches model {model!r}.", param="model")
+        if route.matches(model) and route.client in (None, client):
+            provider = config.provider(route.provider)
+            if provider.protocol in protocols:
+                return Target(route, provider, route.model or model, route.response_model or model)
+    raise ProxyError(404, f"No route in dragoman's config serves model {model!r} on {_API_NAMES[client]}.",
+                     param="model")

@@ -82,10 +82,10 @@ def test_invalid_configs_say_where(tmp_path: Path, mutation, expected: str) -> N
 
 def test_routes_first_match_wins_and_model_passthrough() -> None:
     config = load_config(ROOT / "config.yaml", environ={})
-    haiku = resolve(config, "claude-haiku-4-5-20251001")
+    haiku = resolve(config, "claude-haiku-4-5-20251001", "anthropic")
     assert (haiku.provider.name, haiku.upstream_model, haiku.response_model) == ("openai", "gpt-4o-mini", "claude-haiku-4-5-20251001")
     assert haiku.route.max_tokens == 16384
-    other = resolve(config, "gpt-4.1")
+    other = resolve(config, "gpt-4.1", "anthropic")
     assert other.upstream_model == "gpt-4.1"
 
 
@@ -93,7 +93,7 @@ def test_no_route_is_404() -> None:
     config = parse_config({"providers": [{"name": "p", "protocol": "openai", "base_url": "http://x"}],
                            "routes": [{"match": "claude-*", "provider": "p"}]}, environ={})
     with pytest.raises(ProxyError) as err:
-        resolve(config, "llama3")
+        resolve(config, "llama3", "anthropic")
     assert err.value.status == 404 and err.value.error_type == "not_found_error"
     assert "llama3" in err.value.message
 
@@ -117,3 +117,26 @@ def test_shipped_config_is_valid_via_python_m_proxy() -> None:
                             env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-test-0123456789"})
     assert result.returncode == 0, result.stderr
     assert "gpt-4o" in result.stdout
+
+
+def test_one_table_routes_each_client_dialect_to_a_provider_that_serves_it() -> None:
+    config = load_config(ROOT / "config.yaml", environ={})
+    # Claude Code's opus name goes to GPT; an OpenAI app asking for a Claude name goes to Claude
+    assert (resolve(config, "claude-opus-4-8", "anthropic").provider.name,
+            resolve(config, "claude-opus-4-8", "anthropic").upstream_model) == ("openai", "gpt-4o")
+    assert (resolve(config, "claude-opus-4-8", "openai").provider.name,
+            resolve(config, "claude-opus-4-8", "openai").upstream_model) == ("anthropic", "claude-opus-4-8")
+    assert resolve(config, "gpt-4o-mini", "openai").upstream_model == "claude-haiku-4-5"
+    assert resolve(config, "gpt-4o-mini", "anthropic").upstream_model == "gpt-4o-mini"  # the "*" route
+
+
+def test_route_client_setting_restricts_a_route() -> None:
+    config = parse_config({
+        "providers": [{"name": "o", "protocol": "openai", "base_url": "http://x"},
+                      {"name": "o2", "protocol": "openai", "base_url": "http://y"}],
+        "routes": [{"match": "*", "provider": "o", "client": "openai"},
+                   {"match": "*", "provider": "o2"}]}, environ={})
+    assert resolve(config, "m", "anthropic").provider.name == "o2"
+    with pytest.raises(ProxyError) as err:
+        resolve(config, "m", "openai")  # o's route is for OpenAI clients, but o cannot serve them
+    assert err.value.status == 404 and "OpenAI Chat Completions" in err.value.message

@@ -21,7 +21,7 @@ from ..config import Config
 from ..errors import ProxyError
 from ..exchange import read_json, relay_stream, upstream_exchange
 from ..middlewares import ACCESS
-from ..routing import Target, resolve
+from ..routing import SERVES, Dialect, Target, resolve
 from ..upstream import UPSTREAMS
 from ..validation import parse_chat_request
 from .messages import CONFIG
@@ -38,15 +38,11 @@ _GLOB_CHARS = frozenset("*?[")
 async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     body = parse_chat_request(await request.read())
     config = request.app[CONFIG]
-    target = resolve(config, body["model"])
+    target = resolve(config, body["model"], "openai")
     stream = body.get("stream") is True
     record = request[ACCESS]
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
-    if target.provider.protocol != "anthropic":
-        raise ProxyError(400, f"Route for {body['model']!r} names provider '{target.provider.name}', which "
-                              "speaks the OpenAI protocol; /v1/chat/completions is translated to Anthropic "
-                              "providers only.", param="model")
     route = target.route
     messages_target = MessagesTarget(
         model=target.upstream_model, max_tokens=route.max_tokens,
@@ -87,29 +83,38 @@ def _completion(payload: Any, target: Target, created: int) -> dict[str, Any]:
                               "could not read as an Anthropic message.") from None
 
 
-def _listed_models(config: Config) -> dict[str, str]:
-    """Model id -> owning provider: route globs without wildcards, then each provider's `models:`."""
+def _listed_models(config: Config, client: Dialect) -> dict[str, str]:
+    """Model id -> owning provider, for the routes that serve ``client``: route globs without
+    wildcards, then the ``models:`` of the providers that can serve it."""
     listed: dict[str, str] = {}
     for route in config.routes:
-        if not _GLOB_CHARS & set(route.match):
-            listed.setdefault(route.match, route.provider)
+        provider = config.provider(route.provider)
+        if (not _GLOB_CHARS & set(route.match) and route.client in (None, client)
+                and provider.protocol in SERVES[client]):
+            listed.setdefault(route.match, provider.name)
     for provider in config.providers:
-        for model in provider.models:
-            listed.setdefault(model, provider.name)
+        if provider.protocol in SERVES[client]:
+            for model in provider.models:
+                listed.setdefault(model, provider.name)
     return listed
 
 
-def _model(model_id: str, owner: str, anthropic: bool) -> dict[str, Any]:
-    if anthropic:  # the Anthropic SDK's models.list()/retrieve() shape
+def _model(model_id: str, owner: str, client: Dialect) -> dict[str, Any]:
+    if client == "anthropic":  # the Anthropic SDK's models.list()/retrieve() shape
         return {"type": "model", "id": model_id, "display_name": model_id, "created_at": "1970-01-01T00:00:00Z"}
     return {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
 
 
+def _client(request: web.Request) -> Dialect:
+    # /v1/models is both dialects' path: Anthropic's SDKs always send anthropic-version
+    return "anthropic" if "anthropic-version" in request.headers else "openai"
+
+
 @routes.get("/v1/models")
 async def list_models(request: web.Request) -> web.Response:
-    anthropic = "anthropic-version" in request.headers
-    data = [_model(m, p, anthropic) for m, p in _listed_models(request.app[CONFIG]).items()]
-    if anthropic:
+    client = _client(request)
+    data = [_model(m, p, client) for m, p in _listed_models(request.app[CONFIG], client).items()]
+    if client == "anthropic":
         return web.json_response({"data": data, "has_more": False,
                                   "first_id": data[0]["id"] if data else None,
                                   "last_id": data[-1]["id"] if data else None})
@@ -121,7 +126,8 @@ async def get_model(request: web.Request) -> web.Response:
     """A listed model, or any id a route would serve (routes are globs, so the list is partial)."""
     model_id = request.match_info["model"]
     config = request.app[CONFIG]
-    owner = _listed_models(config).get(model_id)
+    client = _client(request)
+    owner = _listed_models(config, client).get(model_id)
     if owner is None:
-        owner = resolve(config, model_id).provider.name
-    return web.json_response(_model(model_id, owner, "anthropic-version" in request.headers))
+        owner = resolve(config, model_id, client).provider.name
+    return web.json_response(_model(model_id, owner, client))

@@ -37,15 +37,11 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     raw = await request.read()
     body = parse_messages_request(raw)
     config = request.app[CONFIG]
-    target = resolve(config, body["model"])
+    target = resolve(config, body["model"], "anthropic")
     stream = body.get("stream") is True
     record = request[ACCESS]
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
-    if target.provider.protocol != "openai":
-        raise ProxyError(400, f"Route for {body['model']!r} names provider '{target.provider.name}', which "
-                              "speaks the Anthropic protocol; /v1/messages is translated to OpenAI-compatible "
-                              "providers only.", param="model")
     route = target.route
     chat_target = ChatTarget(model=target.upstream_model, max_tokens=route.max_tokens,
                              default_max_tokens=route.default_max_tokens,
