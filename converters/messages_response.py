@@ -34,12 +34,20 @@ BLOCK_SEPARATOR = "\n\n"
 
 
 def to_chat_completion(message: dict[str, Any], *, model: str, created: int) -> dict[str, Any]:
-    """Anthropic message -> chat completion; ``model`` is the name the client asked for."""
+    """Anthropic message -> chat completion; ``model`` is the name the client asked for.
+
+    Raises ValueError when ``message`` has no content list (the proxy answers 502).
+    """
     parts: dict[str, list[str]] = {"text": [], "thinking": []}
     calls: list[dict[str, Any]] = []
     previous = ""
     content = message.get("content")
-    for block in content if isinstance(content, list) else ():
+    if not isinstance(content, list):
+        # Every Anthropic message has a content list. Anything else (an error body sent with a 200,
+        # an OpenAI-shaped answer) would otherwise become an empty "stop" completion, a silent
+        # success; the ValueError makes it a 502 (chat_response.py does the same without choices).
+        raise ValueError("upstream response has no content list")
+    for block in content:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind in parts and isinstance(text := block.get(kind), str):
             pieces = parts[kind]
