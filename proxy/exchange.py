@@ -22,23 +22,40 @@ from .errors import ProxyError, redact, upstream_error
 from .middlewares import ACCESS
 from .upstream import Upstream
 
-__all__ = ["upstream_exchange", "read_json", "relay_stream"]
+__all__ = ["read_body", "checked_response", "read_json", "relay_stream"]
 
 log = structlog.get_logger("dragoman")
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes (a 413 past it).
+
+    Unlike ``request.read()`` this leaves no copy cached on the request, where it would live as
+    long as the response: for a stream, its whole life (a Claude Code body is ~80 kB). Handlers
+    likewise keep request data in a helper's frame, so only what the response needs survives.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @asynccontextmanager
-async def upstream_exchange(upstream: Upstream, url: str, payload: bytes,
-                            headers: dict[str, str] | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST ``payload``; yields a 2xx response. A non-2xx answer raises the client-facing error.
+async def checked_response(upstream: Upstream, response: aiohttp.ClientResponse) -> AsyncIterator[aiohttp.ClientResponse]:
+    """Yields ``response`` if it is a 2xx; otherwise raises the client-facing error.
 
     On any exit before the body was read to the end the connection is closed, never returned
     to the pool half-read; a client that went away (cancellation) takes the same path, which is
     what cancels the upstream request.
     """
     provider = upstream.provider
-    response = await upstream.post(url, payload, headers)
     try:
         if response.status >= 400:
             body = await response.content.read(_ERROR_BODY_LIMIT)

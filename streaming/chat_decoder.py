@@ -112,7 +112,10 @@ class ChatChunkDecoder:
 
     def _choice(self, choice: dict[str, Any], out: list[Event]) -> None:
         delta = choice.get("delta")
-        if delta:
+        if delta and len(delta) == 1 and type(content := delta.get("content")) is str:
+            if content:  # the common chunk, text only: no other field to look at
+                self._text("text", content, out)
+        elif delta:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 self._text("thinking", reasoning, out)

@@ -41,13 +41,14 @@ def anthropic_frame(event: str, payload: dict[str, Any]) -> bytes:
 class MessagesEncoder:
     """``start()`` once, then ``feed(event)`` for each internal event; returns the bytes to write."""
 
-    __slots__ = ("_id", "_model", "_input_tokens", "_index", "_open", "_state")
+    __slots__ = ("_id", "_model", "_input_tokens", "_index", "_index_bytes", "_open", "_state")
 
     def __init__(self, message_id: str, model: str, input_tokens: int = 0) -> None:
         self._id = message_id
         self._model = model
         self._input_tokens = input_tokens
         self._index = -1
+        self._index_bytes = b""   # the open block's index, rendered once per block
         self._open = False
         self._state = 0  # 0 before message_start, 1 streaming, 2 finished
 
@@ -72,8 +73,7 @@ class MessagesEncoder:
         if type(event) is BlockDelta:
             if not self._open:
                 return b""  # never write into a stopped block
-            return (_DELTA_HEAD + str(self._index).encode() + _DELTA_FIELD[event.kind]
-                    + orjson.dumps(event.value) + b"}}\n\n")
+            return _DELTA_HEAD + self._index_bytes + _DELTA_FIELD[event.kind] + orjson.dumps(event.value) + b"}}\n\n"
         head = b"" if self._state else self.start()
         if type(event) is BlockStart:
             return head + self._stop_open() + self._block_start(event)
@@ -96,6 +96,7 @@ class MessagesEncoder:
 
     def _block_start(self, event: BlockStart) -> bytes:
         self._index += 1
+        self._index_bytes = str(self._index).encode()
         self._open = True
         if event.kind == "tool_use":
             block: dict[str, Any] = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
@@ -111,8 +112,7 @@ class MessagesEncoder:
         if not self._open:
             return b""
         self._open = False
-        return (b'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
-                + str(self._index).encode() + b"}\n\n")
+        return b'event: content_block_stop\ndata: {"type":"content_block_stop","index":' + self._index_bytes + b"}\n\n"
 
     def _end(self, event: MessageEnd) -> bytes:
         self._state = 2

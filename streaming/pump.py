@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from .events import Event, MessageEnd, StreamFailure
+from .events import BlockDelta, Event, MessageEnd, StreamFailure
 from .sse import SSEError, SSEParser
 
 __all__ = ["relay", "RelayOutcome", "Decoder", "Encoder"]
@@ -57,21 +57,28 @@ class _Transcoder:
         """Frames for one upstream read (b"" is end of stream), and whether the stream is over."""
         events = self.parser.feed(chunk) if chunk else self.parser.finish()
         frames: list[bytes] = []
+        encode = self.encoder.feed
         for _name, data in events:
-            if data == "[DONE]":
-                frames.append(self._encode(self.decoder.finish(done=True)))
+            if data == b"[DONE]":
+                frames += self._terminal(self.decoder.finish(done=True))
                 return b"".join(frames), True
             payload = orjson.loads(data)
-            if type(payload) is dict:
-                frames.append(self._encode(self.decoder.feed(payload)))
+            if type(payload) is not dict:
+                continue
+            for event in self.decoder.feed(payload):
+                if type(event) is BlockDelta:  # nearly every event: no bookkeeping
+                    frames.append(encode(event))
+                else:
+                    frames += self._terminal([event])
             if self.encoder.finished:
                 return b"".join(frames), True
         if not chunk:
-            frames.append(self._encode(self.decoder.finish(done=False)))
+            frames += self._terminal(self.decoder.finish(done=False))
             return b"".join(frames), True
         return b"".join(frames), False
 
-    def _encode(self, events: list[Event]) -> bytes:
+    def _terminal(self, events: list[Event]) -> list[bytes]:
+        """Encode events that are not deltas, noting how the message ended."""
         for event in events:
             if type(event) is MessageEnd:
                 self.outcome.usage, self.outcome.stop_reason = event.usage, event.stop_reason
@@ -79,7 +86,7 @@ class _Transcoder:
                 self.outcome.error = event.error_type
                 if self.scrub is not None:
                     event.message = self.scrub(event.message)
-        return b"".join([self.encoder.feed(event) for event in events])
+        return [self.encoder.feed(event) for event in events]
 
     def fail(self, error_type: str, message: str) -> bytes:
         self.outcome.error = error_type

@@ -30,7 +30,7 @@ def transcode(body: bytes, pieces: int | None = None, tool_names: dict[str, str]
     chunks = [body] if pieces is None else [body[i:i + pieces] for i in range(0, len(body), pieces)]
     for chunk in chunks + [b""]:
         for _, data in (parser.feed(chunk) if chunk else parser.finish()):
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 return b"".join(out + [encoder.feed(e) for e in decoder.finish(done=True)])
             out += [encoder.feed(e) for e in decoder.feed(orjson.loads(data))]
     return b"".join(out + [encoder.feed(e) for e in decoder.finish(done=False)])
@@ -89,7 +89,7 @@ def _two_piece(chunks: list[bytes]):
     yield encoder.start()
     for chunk in chunks:
         for _, data in parser.feed(chunk):
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 yield from (encoder.feed(e) for e in decoder.finish(done=True))
                 return
             yield from (encoder.feed(e) for e in decoder.feed(orjson.loads(data)))

@@ -54,7 +54,7 @@ def frames(raw: bytes) -> list[Any]:
     out: list[Any] = []
     for name, data in parser.feed(raw) + parser.finish():
         assert name == "", f"named event {name!r} in an OpenAI stream"
-        out.append(data if data == "[DONE]" else json.loads(data))
+        out.append("[DONE]" if data == b"[DONE]" else json.loads(data))
     return out
 
 

@@ -11,11 +11,11 @@ STREAM = (b": comment\r\nevent: a\r\ndata: {\"x\": 1}\r\n\r\n"
           b"event: b\rdata:no-space\r\r"
           b"data: \xe2\x80\xa8 keeps U+2028 inside\n\n"
           b"id: 7\nretry: 10\ndata: [DONE]\n\n")
-EXPECTED = [("a", '{"x": 1}'), ("", "line one\nline two"), ("b", "no-space"),
-            ("", "\u2028 keeps U+2028 inside"), ("", "[DONE]")]
+EXPECTED = [("a", b'{"x": 1}'), ("", b"line one\nline two"), ("b", b"no-space"),
+            ("", "\u2028 keeps U+2028 inside".encode()), ("", b"[DONE]")]
 
 
-def feed_all(pieces: list[bytes]) -> list[tuple[str, str]]:
+def feed_all(pieces: list[bytes]) -> list[tuple[str, bytes]]:
     parser = SSEParser()
     events = []
     for piece in pieces:
@@ -37,11 +37,11 @@ def test_one_byte_at_a_time() -> None:
 
 
 def test_crlf_split_between_cr_and_lf_is_one_line_end() -> None:
-    assert feed_all([b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n"]) == [("", "a"), ("", "b")]
+    assert feed_all([b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n"]) == [("", b"a"), ("", b"b")]
 
 
 def test_unterminated_last_event_is_dispatched_at_finish() -> None:
-    assert feed_all([b"data: {\"done\": false}"]) == [("", '{"done": false}')]
+    assert feed_all([b"data: {\"done\": false}"]) == [("", b'{"done": false}')]
 
 
 def test_blank_lines_and_comments_dispatch_nothing() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,8 +20,8 @@ from streaming.messages_decoder import MessagesEventDecoder
 
 from ..config import Config
 from ..errors import ProxyError
-from ..exchange import read_json, relay_stream, upstream_exchange
-from ..middlewares import ACCESS
+from ..exchange import checked_response, read_body, read_json, relay_stream
+from ..middlewares import ACCESS, AccessRecord
 from ..routing import SERVES, Dialect, Target, resolve
 from ..upstream import UPSTREAMS
 from ..validation import parse_chat_request
@@ -34,13 +35,20 @@ _DEFAULT_MAX_TOKENS = 16384   # Anthropic requires max_tokens; OpenAI clients of
 _GLOB_CHARS = frozenset("*?[")
 
 
-@routes.post("/v1/chat/completions")
-async def create_chat_completion(request: web.Request) -> web.StreamResponse:
-    body = parse_chat_request(await request.read())
-    config = request.app[CONFIG]
+@dataclass(slots=True)
+class _Plan:
+    """What answering needs once the upstream request is built; the request body is not in it."""
+
+    target: Target
+    stream: bool
+    include_usage: bool
+
+
+def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, bytes]:
+    """Validate and translate the client's request: (the plan, the upstream request body)."""
+    body = parse_chat_request(raw)
     target = resolve(config, body["model"], "openai")
     stream = body.get("stream") is True
-    record = request[ACCESS]
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
     route = target.route
@@ -50,25 +58,36 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
                                route.max_tokens or _DEFAULT_MAX_TOKENS),
         system_prompt=route.system_prompt)
     try:
-        anthropic_body = to_messages_request(body, messages_target)
+        payload = orjson.dumps(to_messages_request(body, messages_target))
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
     if dropped := dropped_options(body):
         log.debug("options dropped", options=dropped, model=body["model"])
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return _Plan(target, stream, include_usage), payload
+
+
+@routes.post("/v1/chat/completions")
+async def create_chat_completion(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    record = request[ACCESS]
+    plan, payload = _plan(await read_body(request, config.server.max_body_bytes), config, record)
+    target = plan.target
     upstream = request.app[UPSTREAMS][target.provider.name]
     created = int(time.time())
+    response = await upstream.post(upstream.messages_url, payload)
+    del payload  # sent; a stream may last minutes, the request body need not
 
-    async with upstream_exchange(upstream, upstream.messages_url, orjson.dumps(anthropic_body)) as response:
-        if not stream:
+    async with checked_response(upstream, response):
+        if not plan.stream:
             completion = _completion(await read_json(response, target.provider.name), target, created)
             usage = completion["usage"]
             record.input_tokens, record.output_tokens = usage["prompt_tokens"], usage["completion_tokens"]
             record.first_byte()
             return web.Response(body=orjson.dumps(completion), content_type="application/json")
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
         encoder = ChatChunkEncoder("chatcmpl-" + secrets.token_hex(12), target.response_model, created,
-                                   include_usage)
+                                   plan.include_usage)
         return await relay_stream(request, response, keepalive=OPENAI_KEEPALIVE,
                                   ping_interval=config.server.ping_interval,
                                   decoder=MessagesEventDecoder(), encoder=encoder,

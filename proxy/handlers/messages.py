@@ -5,6 +5,7 @@ OpenAI-compatible provider.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,8 +21,8 @@ from streaming.replay import message_events
 
 from ..config import Config
 from ..errors import ProxyError
-from ..exchange import read_json, relay_stream, upstream_exchange
-from ..middlewares import ACCESS
+from ..exchange import checked_response, read_body, read_json, relay_stream
+from ..middlewares import ACCESS, AccessRecord
 from ..routing import Target, resolve
 from ..upstream import UPSTREAMS
 from ..validation import parse_count_tokens_request, parse_messages_request
@@ -32,14 +33,21 @@ routes = web.RouteTableDef()
 CONFIG = web.AppKey("config", Config)
 
 
-@routes.post("/v1/messages")
-async def create_message(request: web.Request) -> web.StreamResponse:
-    raw = await request.read()
+@dataclass(slots=True)
+class _Plan:
+    """What answering needs once the upstream request is built; the request body is not in it."""
+
+    target: Target
+    stream: bool
+    tool_names: dict[str, str]
+    input_estimate: int
+
+
+def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, bytes]:
+    """Validate and translate the client's request: (the plan, the upstream request body)."""
     body = parse_messages_request(raw)
-    config = request.app[CONFIG]
     target = resolve(config, body["model"], "anthropic")
     stream = body.get("stream") is True
-    record = request[ACCESS]
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
     route = target.route
@@ -47,22 +55,31 @@ async def create_message(request: web.Request) -> web.StreamResponse:
                              default_max_tokens=route.default_max_tokens,
                              reasoning_effort=target.provider.reasoning_effort)
     try:
-        chat_body = to_chat_request(body, chat_target)
+        payload = orjson.dumps(to_chat_request(body, chat_target))
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
-    tool_names = restore_map(body.get("tools"))
-    upstream = request.app[UPSTREAMS][target.provider.name]
+    return _Plan(target, stream, restore_map(body.get("tools")), estimate_input_tokens(len(raw))), payload
 
-    async with upstream_exchange(upstream, upstream.chat_url, orjson.dumps(chat_body)) as response:
-        if not stream:
+
+@routes.post("/v1/messages")
+async def create_message(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    record = request[ACCESS]
+    plan, payload = _plan(await read_body(request, config.server.max_body_bytes), config, record)
+    target, tool_names = plan.target, plan.tool_names
+    upstream = request.app[UPSTREAMS][target.provider.name]
+    response = await upstream.post(upstream.chat_url, payload)
+    del payload  # sent; a stream may last minutes, the request body need not
+
+    async with checked_response(upstream, response):
+        if not plan.stream:
             message = _message(await read_json(response, target.provider.name), target, tool_names)
             usage = message["usage"]
             record.input_tokens, record.output_tokens = usage["input_tokens"], usage["output_tokens"]
             record.first_byte()
             return web.Response(body=orjson.dumps(message), content_type="application/json")
 
-        encoder = MessagesEncoder("msg_" + secrets.token_hex(12), target.response_model,
-                                  estimate_input_tokens(len(raw)))
+        encoder = MessagesEncoder("msg_" + secrets.token_hex(12), target.response_model, plan.input_estimate)
 
         async def replay() -> tuple[bytes, dict[str, int]]:
             # an upstream that answered a stream request with one JSON body (some servers ignore
@@ -87,6 +104,6 @@ def _message(payload: Any, target: Target, tool_names: dict[str, str]) -> dict[s
 @routes.post("/v1/messages/count_tokens")
 async def count_message_tokens(request: web.Request) -> web.Response:
     """Answered locally: Claude Code calls this dozens of times at start-up; never forwarded."""
-    body = parse_count_tokens_request(await request.read())
+    body = parse_count_tokens_request(await read_body(request, request.app[CONFIG].server.max_body_bytes))
     request[ACCESS].client_model = body["model"]
     return web.json_response({"input_tokens": count_tokens(body)})
