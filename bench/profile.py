@@ -24,12 +24,13 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BENCH, HOST, MODEL, Bench, BenchError, Proc, free_port  # noqa: E402
+from run import BENCH, HOST, MODEL, Bench, BenchError, Proc, free_port
 
 
 def _frame(frame: str) -> str:
@@ -70,7 +71,7 @@ def main() -> int:
         print("py-spy not found: /work/venv/bin/pip install py-spy", file=sys.stderr)
         return 2
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 16384), hard))
     cores = sorted(os.sched_getaffinity(0))
     proxy_core, load_core = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
@@ -98,9 +99,9 @@ def main() -> int:
         for p in procs.values():
             p.wait_ready()
         ns = argparse.Namespace(quick=True, loadgen="auto" if args.workload != "paced" else "aiohttp")
-        bench = Bench(ns, procs, ports, load_core)  # type: ignore[arg-type]
+        bench = Bench(ns, procs, ports, load_core)
 
-        async def drive() -> dict:
+        async def drive() -> dict[str, Any]:
             nonlocal spy
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                              timeout=aiohttp.ClientTimeout(total=60)) as session:
@@ -108,15 +109,17 @@ def main() -> int:
                 stream = args.workload != "nonstream"
                 model = MODEL + ("+delay=0.002" if args.workload == "paced" else "")
                 await bench.batch_aiohttp("dragoman", model, stream, 300, 8)   # warm-up
-                spy = subprocess.Popen([pyspy, "record", "--pid", str(procs["dragoman"].pid), "--format", "raw",
-                                        "--nonblocking", "--rate", "200", "--duration", str(int(args.seconds) + 1),
-                                        "--output", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                       preexec_fn=(lambda: os.sched_setaffinity(0, {load_core})) if load_core is not None else None)
+                pin = (lambda: os.sched_setaffinity(0, {load_core})) if load_core is not None else None
+                argv = [pyspy, "record", "--pid", str(procs["dragoman"].pid), "--format", "raw", "--nonblocking",
+                        "--rate", "200", "--duration", str(int(args.seconds) + 1), "--output", str(raw)]
+                # one short spawn from a thread-free process
+                spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # noqa: ASYNC220
+                                       preexec_fn=pin)  # noqa: PLW1509
                 await asyncio.sleep(0.5)
                 if bench.wrk and args.workload != "paced":
                     return await bench.batch_wrk("dragoman", model, stream, args.seconds, args.concurrency)
                 end = time.monotonic() + args.seconds
-                result: dict = {}
+                result: dict[str, Any] = {}
                 while time.monotonic() < end:
                     result = await bench.batch_aiohttp("dragoman", model, stream, 200, args.concurrency)
                 return result

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from converters.messages_request import ChatTarget, to_chat_request  # noqa: E402
+from converters.messages_request import ChatTarget, to_chat_request
 
 CAPTURE = ROOT / "tests" / "fixtures" / "claude-code" / "01_main_first_request.json"
 BODY_BYTES = 28 * 1024
@@ -60,7 +60,7 @@ class BenchError(RuntimeError):
 
 def _base_body() -> dict[str, Any]:
     """Claude Code's first request of a session, trimmed to ~28 KB by keeping tools in order while they fit."""
-    body = json.loads(CAPTURE.read_text(encoding="utf-8"))["request"]["body"]
+    body: dict[str, Any] = json.loads(CAPTURE.read_text(encoding="utf-8"))["request"]["body"]
     tools = body.pop("tools")
     body["tools"] = []
     for tool in tools:
@@ -90,7 +90,8 @@ def bodies(model: str, stream: bool) -> tuple[bytes, bytes]:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -125,8 +126,9 @@ def _pinner(core: int | None) -> Callable[[], None] | None:
 
 
 class Proc:
-    def __init__(self, name: str, argv: list[str], core: int | None, logdir: Path, ready_url: str) -> None:
-        self.name, self.argv, self.core, self.ready_url = name, argv, core, ready_url
+    def __init__(self, name: str, argv: list[str], core: int | None, logdir: Path, ready_url: str,
+                 cwd: Path = ROOT) -> None:
+        self.name, self.argv, self.core, self.ready_url, self.cwd = name, argv, core, ready_url, cwd
         self.log_path = logdir / f"{name}.log"
         self.popen: subprocess.Popen[bytes] | None = None
 
@@ -136,11 +138,11 @@ class Proc:
         return self.popen.pid
 
     def start(self) -> None:
-        log = open(self.log_path, "wb")
-        # own session: a Ctrl-C reaches only this script, which then stops the children in order
-        self.popen = subprocess.Popen(self.argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True, preexec_fn=_pinner(self.core))
-        log.close()
+        with open(self.log_path, "wb") as log:
+            # own session: a Ctrl-C reaches only this script, which then stops the children in order
+            self.popen = subprocess.Popen(self.argv, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True,
+                                          preexec_fn=_pinner(self.core))  # noqa: PLW1509 (no threads here)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         import urllib.request
@@ -289,7 +291,7 @@ class Bench:
             for _ in counter:
                 try:
                     await self.one(target, body, stream)
-                except (BenchError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (BenchError, aiohttp.ClientError, TimeoutError) as exc:
                     errors += 1
                     if not first_error:
                         first_error.append(repr(exc)[:300])
@@ -316,10 +318,11 @@ class Bench:
                                                     preexec_fn=_pinner(self.load_core))
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), duration + 30)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise BenchError("wrk did not finish")
+        except (TimeoutError, asyncio.CancelledError):
+            if proc.returncode is None:
+                proc.kill()      # by its pid
+                await proc.wait()
+            raise
         wall = time.perf_counter() - t0
         text = out.decode(errors="replace")
         total = errors = 0
@@ -340,7 +343,7 @@ class Bench:
         return result
 
     async def throughput(self) -> dict[str, Any]:
-        n, conc = (600, 32) if self.quick else (1200, 32)
+        n, conc = (600, self.args.concurrency) if self.quick else (1200, self.args.concurrency)
         rounds = 1 if self.quick else 5
         duration = 2.0
         out: dict[str, Any] = {"concurrency": conc, "rounds": rounds,
@@ -608,6 +611,12 @@ class Bench:
     # the whole run -----------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
+        try:
+            return await self._run()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    async def _run(self) -> dict[str, Any]:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             self.session = session
@@ -721,6 +730,9 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"(* server core under 90% busy: the load side (core shared by mock + load generator) was the limit;\n"
           f"   'one-core capacity' = 1000 / server cpu-ms per request is then the fairer comparison)\n"
           f"load generator: {tp['loadgen']}; {r['meta']['pinning']}")
+    bg = r["background_load"]
+    print("CPU used by other processes (cores), per phase: "
+          + ", ".join(f"{k} {v['other_processes_cores']:.2f}" for k, v in bg.items()))
     print("-" * 78)
     for v in r["verdicts"]:
         print(f"{'MET ' if v['met'] else 'MISS'}  {v['goal']}: {v['measured']} (target {v['target']})")
@@ -730,7 +742,8 @@ def print_report(r: dict[str, Any]) -> None:
 def _git_state() -> dict[str, Any]:
     def git(*argv: str) -> str:
         try:
-            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=10,
+                                  check=False).stdout.rstrip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
     dirty = [line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
@@ -743,6 +756,9 @@ def main() -> int:
     parser.add_argument("--loadgen", choices=("auto", "aiohttp", "wrk"), default="auto",
                         help="throughput load generator; auto (default): wrk when installed, else aiohttp")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument("--dragoman-dir", default=str(ROOT),
+                        help="run dragoman from this checkout (A/B a change against the same baseline); default: this one")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections in the throughput phase (default 32)")
     parser.add_argument("--nice", type=int, default=0,
                         help="run every bench process at this nice value (e.g. -5, needs privilege) so other "
                              "work on a shared machine disturbs the measurement less; default 0 (unchanged)")
@@ -789,12 +805,13 @@ def main() -> int:
                                             "--upstream", mock_url], proxy_core, logdir,
                             f"http://{HOST}:{ports['passthrough']}/_health"),
         "dragoman": Proc("dragoman", [py, "-m", "proxy", "serve", "--config", str(config_path)], proxy_core, logdir,
-                         f"http://{HOST}:{ports['dragoman']}/health"),
+                         f"http://{HOST}:{ports['dragoman']}/health", cwd=Path(args.dragoman_dir).resolve()),
     }
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C -> KeyboardInterrupt -> cleanup
 
     anthropic, openai = bodies(MODEL, True)
     started = time.monotonic()
@@ -805,7 +822,7 @@ def main() -> int:
             p.wait_ready()
         print(f"bodies: anthropic {len(anthropic)} B -> openai {len(openai)} B; "
               f"processes: mock {procs['mock'].pid}, pass-through {procs['passthrough'].pid}, dragoman {procs['dragoman'].pid}"
-              f"; logs in {logdir}", flush=True)
+              f"; logs (kept if the run fails) in {logdir}", flush=True)
         bench = Bench(args, procs, ports, load_core)
         results = asyncio.run(bench.run())
         for name, p in procs.items():
@@ -823,15 +840,17 @@ def main() -> int:
         for p in procs.values():
             p.stop()
 
+    shutil.rmtree(logdir, ignore_errors=True)   # kept only when the run failed
     results["verdicts"] = verdicts(results)
     meta = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "duration_s": round(time.monotonic() - started, 1),
         "machine": {"cpus": os.cpu_count(), "usable_cores": len(cores), "platform": platform.platform(),
                     "python": platform.python_version(), "aiohttp": aiohttp.__version__},
         "pinning": pinning,
         "git": _git_state(),
+        "dragoman_dir": str(Path(args.dragoman_dir).resolve()),
         "body_bytes": {"anthropic": len(anthropic), "openai": len(openai)},
         "stream_shape": "role chunk + 50 text deltas + finish chunk + usage chunk + [DONE], one write each",
     }
