@@ -33,6 +33,7 @@ API_KEY = "test-key"
 PROMPT = "Create a file hello.txt with a greeting."
 FINAL_TEXT = "Done: created hello.txt."
 LEAKS = ("cache_control", "context_management", "output_config")
+THINKING = "The user wants a greeting file. The Write tool creates it."
 
 
 def find_claude() -> str | None:
@@ -96,8 +97,12 @@ class ScriptedModel:
                        "tool_calls": [{"id": call_id, "type": "function",
                                        "function": {"name": "Write", "arguments": arguments}}]}
             return self._json(model, message, "tool_calls")
+        half = len(THINKING) // 2
         chunks = [
             self._chunk(model, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]),
+            # a reasoning model, as DeepSeek and vLLM stream it: thinking first, then text and the call
+            self._chunk(model, [{"index": 0, "delta": {"reasoning_content": THINKING[:half]}, "finish_reason": None}]),
+            self._chunk(model, [{"index": 0, "delta": {"reasoning_content": THINKING[half:]}, "finish_reason": None}]),
             self._chunk(model, [{"index": 0, "delta": {"content": "I'll create "}, "finish_reason": None}]),
             self._chunk(model, [{"index": 0, "delta": {"content": "the file."}, "finish_reason": None}]),
             self._chunk(model, [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
@@ -236,6 +241,12 @@ async def test_claude_code_writes_a_file_through_dragoman(claude_bin: str, provi
                                 headers={"x-api-key": "wrong-key", "anthropic-version": "2023-06-01"}) as response:
             assert response.status == 401, await response.text()
     assert len(provider.requests) == len(requests)
+
+    # the thinking block reached Claude Code (signed, so it kept it) and was not sent back as text
+    thinking = [block for e in events if e.get("type") == "assistant"
+                for block in (e.get("message") or {}).get("content") or [] if block.get("type") == "thinking"]
+    assert [block.get("thinking") for block in thinking] == [THINKING], report
+    assert THINKING not in json.dumps(requests[1])
 
     second = requests[1]
     tool_messages = [m for m in second.get("messages") or [] if m.get("role") == "tool"]
