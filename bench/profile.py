@@ -30,7 +30,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BENCH, HOST, MODEL, Bench, BenchError, Proc, free_port
+from load import MODEL, LoadGen
+from processes import BENCH, HOST, BenchError, Proc, free_port
 
 
 def _frame(frame: str) -> str:
@@ -99,7 +100,7 @@ def main() -> int:
         for p in procs.values():
             p.wait_ready()
         ns = argparse.Namespace(quick=True, loadgen="auto" if args.workload != "paced" else "aiohttp")
-        bench = Bench(ns, procs, ports, load_core)
+        bench = LoadGen(ns, procs, ports, load_core)
 
         async def drive() -> dict[str, Any]:
             nonlocal spy
