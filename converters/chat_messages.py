@@ -27,8 +27,13 @@ class ConversionError(Exception):
         self.param = param  # dotted path into the request body, e.g. "messages.3.content.0.source"
 
 
-def to_chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The request's system prompt and turns as Chat messages, in order."""
+def to_chat_messages(body: dict[str, Any], reasoning_passback: bool = False) -> list[dict[str, Any]]:
+    """The request's system prompt and turns as Chat messages, in order.
+
+    ``reasoning_passback``: assistant thinking goes back as ``reasoning_content`` on tool-call turns,
+    which DeepSeek's thinking mode requires ("Missing reasoning_content field in the assistant
+    message", ANCHORS §3 #19); everywhere else thinking is dropped, never sent as text.
+    """
     out: list[dict[str, Any]] = []
     system = _text_of(_without_billing_header(body.get("system")), "\n\n")
     if system:
@@ -41,7 +46,7 @@ def to_chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if role == "user":
             out.extend(_user_turn(content, f"messages.{i}.content"))
         elif role == "assistant":
-            if (turn := _assistant_turn(content, f"messages.{i}.content")) is not None:
+            if (turn := _assistant_turn(content, f"messages.{i}.content", reasoning_passback)) is not None:
                 out.append(turn)
         elif role == "system":
             # Claude Code puts role:"system" messages inside `messages`; keep them where they are.
@@ -176,11 +181,13 @@ def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
     raise ConversionError(f"image source of type {kind!r} is missing its data", param)
 
 
-def _assistant_turn(content: Any, param: str) -> dict[str, Any] | None:
-    """Text and tool calls; thinking is dropped (OpenAI hosts cannot verify or use signatures)."""
+def _assistant_turn(content: Any, param: str, reasoning_passback: bool = False) -> dict[str, Any] | None:
+    """Text and tool calls; thinking is dropped (OpenAI hosts cannot verify or use signatures),
+    unless ``reasoning_passback`` asks for it back as ``reasoning_content`` on a tool-call turn."""
     if isinstance(content, str):
         return {"role": "assistant", "content": content} if content.strip() else None
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[dict[str, Any]] = []
     for j, block in enumerate(content if isinstance(content, list) else ()):
         if not isinstance(block, dict):
@@ -192,11 +199,17 @@ def _assistant_turn(content: Any, param: str) -> dict[str, Any] | None:
                 texts.append(text)
         elif kind == "tool_use":
             calls.append(_tool_call(block, f"{param}.{j}"))
+        elif kind == "thinking" and reasoning_passback:
+            thought = block.get("thinking")
+            if isinstance(thought, str) and thought.strip():
+                thoughts.append(thought)
     if not texts and not calls:
         return None
     message: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(texts) if texts else None}
     if calls:
         message["tool_calls"] = calls
+        if thoughts:
+            message["reasoning_content"] = "\n\n".join(thoughts)
     return message
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from converters.chat_messages import ConversionError, to_chat_messages
+from converters.gemini_schema import clean_gemini_schema
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ChatTarget", "ConversionError", "to_chat_request"]
@@ -36,11 +37,14 @@ class ChatTarget:
     # thinking is off (anthropics/claude-code#65863), so it is opt-in per route.
     reasoning_effort: bool = False
     max_tokens_field: str = "max_tokens"  # Azure / o-series want "max_completion_tokens"
+    gemini_schemas: bool = False  # clean tool schemas for Gemini's OpenAI endpoint (gemini_schema.py)
+    reasoning_passback: bool = False  # thinking back as reasoning_content on tool turns (DeepSeek)
 
 
 def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
     """Anthropic Messages request body -> Chat Completions request body for ``target``."""
-    out: dict[str, Any] = {"model": target.model, "messages": to_chat_messages(body)}
+    out: dict[str, Any] = {"model": target.model,
+                           "messages": to_chat_messages(body, target.reasoning_passback)}
     if (max_tokens := _max_tokens(body.get("max_tokens"), target)) is not None:
         out[target.max_tokens_field] = max_tokens
     for key in ("temperature", "top_p"):
@@ -54,7 +58,7 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
     if body.get("stream") is True:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}  # usage comes in a last, choice-less chunk
-    tools = _tools(body.get("tools"))
+    tools = _tools(body.get("tools"), target.gemini_schemas)
     if tools:
         # With no tools, tool_choice is an upstream 400 ("tool_choice may only be specified while
         # providing tools"); Claude Code's web search sends exactly that (LiteLLM #25477).
@@ -81,7 +85,7 @@ def _max_tokens(value: Any, target: ChatTarget) -> int | None:
     return value if target.max_tokens is None else min(value, target.max_tokens)
 
 
-def _tools(tools: Any) -> list[dict[str, Any]]:
+def _tools(tools: Any, gemini_schemas: bool = False) -> list[dict[str, Any]]:
     """Client tools as Chat functions; Anthropic server tools (``web_search_*``, ``bash_*``) are dropped."""
     out: list[dict[str, Any]] = []
     for i, tool in enumerate(tools if isinstance(tools, list) else ()):
@@ -97,7 +101,10 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
             function["description"] = description
         # The schema is shared with the input, not copied: nothing here writes to it.
         schema = tool.get("input_schema")
-        function["parameters"] = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
+        if gemini_schemas:
+            function["parameters"] = clean_gemini_schema(schema)  # a cleaned copy
+        else:
+            function["parameters"] = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
         out.append({"type": "function", "function": function})
     return out
 

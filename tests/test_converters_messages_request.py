@@ -503,3 +503,35 @@ def test_unpairable_tool_blocks_and_unknown_roles_are_conversion_errors(messages
     with pytest.raises(ConversionError) as caught:
         convert(messages)
     assert caught.value.param == param
+
+
+# --- provider quirks -----------------------------------------------------------------------------
+
+
+def test_reasoning_passback_puts_thinking_on_tool_call_turns_only() -> None:
+    thinking = {"type": "thinking", "thinking": "I should list files.", "signature": "dragoman:v1"}
+    call = {"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "ls"}}
+    result = {"type": "tool_result", "tool_use_id": "call_1", "content": "a.txt"}
+    messages = [user(text("list")), assistant(thinking, call), user(result),
+                assistant({"type": "thinking", "thinking": "done", "signature": "s"}, text("a.txt"))]
+    plain = convert(messages)
+    assert all("reasoning_content" not in m for m in plain["messages"])
+    deepseek = convert(messages, ChatTarget(model="deepseek-reasoner", reasoning_passback=True))
+    turns = [m for m in deepseek["messages"] if m["role"] == "assistant"]
+    assert turns[0]["reasoning_content"] == "I should list files."
+    assert "reasoning_content" not in turns[1]  # a plain text turn: DeepSeek wants none there
+    assert "done" not in orjson.dumps(deepseek).decode()
+
+
+def test_gemini_schemas_are_cleaned_copies() -> None:
+    tool = {"name": "fetch", "input_schema": {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+        "additionalProperties": False, "properties": {"url": {"type": "string", "format": "uri"}},
+        "required": ["url"]}}
+    body = {"model": "x", "max_tokens": 10, "messages": [user(text("go"))], "tools": [tool]}
+    gemini = to_chat_request(body, ChatTarget(model="gemini-2.5-pro", gemini_schemas=True))
+    assert gemini["tools"][0]["function"]["parameters"] == {
+        "type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}
+    other = to_chat_request(body, TARGET)
+    assert other["tools"][0]["function"]["parameters"] is tool["input_schema"]
+    assert tool["input_schema"]["additionalProperties"] is False
