@@ -41,7 +41,7 @@ def describe(config: Config) -> list[dict[str, object]]:
         provider = config.provider(route.provider)
         rows.append({
             "match": route.match,
-            "clients": route.client or ("anthropic" if provider.protocol == "openai" else "openai"),
+            "clients": route.client or "any",
             "provider": provider.name, "protocol": provider.protocol,
             "base_url": provider.base_url, "model": route.model or "(as requested)",
             "max_tokens": route.max_tokens, "api_key": _mask(provider.api_key),

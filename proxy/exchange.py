@@ -22,7 +22,7 @@ from .errors import ProxyError, redact, upstream_error
 from .middlewares import ACCESS
 from .upstream import Upstream
 
-__all__ = ["read_body", "checked_response", "read_json", "relay_stream"]
+__all__ = ["read_body", "releasing", "checked_response", "read_all", "read_json", "relay_stream"]
 
 log = structlog.get_logger("dragoman")
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -48,19 +48,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 @asynccontextmanager
-async def checked_response(upstream: Upstream, response: aiohttp.ClientResponse) -> AsyncIterator[aiohttp.ClientResponse]:
-    """Yields ``response`` if it is a 2xx; otherwise raises the client-facing error.
+async def releasing(response: aiohttp.ClientResponse) -> AsyncIterator[aiohttp.ClientResponse]:
+    """Yields ``response``, and releases it on the way out.
 
     On any exit before the body was read to the end the connection is closed, never returned
     to the pool half-read; a client that went away (cancellation) takes the same path, which is
     what cancels the upstream request.
     """
-    provider = upstream.provider
     try:
-        if response.status >= 400:
-            body = await response.content.read(_ERROR_BODY_LIMIT)
-            raise upstream_error(provider.name, response.status, body,
-                                 response.headers.get("retry-after"), secret=provider.api_key)
         yield response
     except BaseException:
         response.close()
@@ -69,15 +64,32 @@ async def checked_response(upstream: Upstream, response: aiohttp.ClientResponse)
         response.release()
 
 
-async def read_json(response: aiohttp.ClientResponse, provider: str) -> Any:
-    """The whole upstream body as JSON; a timeout, a cut or a non-JSON body is a 504/502."""
+@asynccontextmanager
+async def checked_response(upstream: Upstream, response: aiohttp.ClientResponse) -> AsyncIterator[aiohttp.ClientResponse]:
+    """Like ``releasing``, but a non-2xx answer raises the client-facing error instead."""
+    provider = upstream.provider
+    async with releasing(response):
+        if response.status >= 400:
+            body = await response.content.read(_ERROR_BODY_LIMIT)
+            raise upstream_error(provider.name, response.status, body,
+                                 response.headers.get("retry-after"), secret=provider.api_key)
+        yield response
+
+
+async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
+    """The whole upstream body; a timeout or a cut is a 504/502."""
     try:
-        raw = await response.read()
+        return await response.read()
     except TimeoutError:
         raise ProxyError(504, f"Upstream provider '{provider}' stopped sending data (read timeout).") from None
     except aiohttp.ClientError as exc:
         raise ProxyError(502, f"The connection to upstream provider '{provider}' was lost "
                               f"while reading its response: {type(exc).__name__}.") from None
+
+
+async def read_json(response: aiohttp.ClientResponse, provider: str) -> Any:
+    """The whole upstream body as JSON; a timeout, a cut or a non-JSON body is a 504/502."""
+    raw = await read_all(response, provider)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -1,10 +1,10 @@
 """Which provider and upstream model serve the model a client asked for.
 
-A route serves the endpoints its provider can serve: a provider speaking the OpenAI protocol
-serves Anthropic clients (/v1/messages, translated), one speaking the Anthropic protocol serves
-OpenAI clients (/v1/chat/completions, translated). So one table can send Claude Code's
-``claude-*`` names to GPT models and an OpenAI app's ``claude-*`` names to Claude. A route's
-``client`` setting restricts it to one client dialect explicitly.
+Every provider serves both client dialects: a client speaking the provider's own dialect is
+passed through (handlers/passthrough.py), the other is translated. The first route whose glob
+matches wins; a route's ``client`` setting restricts it to one client dialect, which is how one
+table sends Claude Code's ``claude-*`` names to GPT models and an OpenAI app's ``claude-*``
+names to Claude.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from .errors import ProxyError
 __all__ = ["Target", "resolve", "SERVES", "Dialect"]
 
 Dialect = Literal["anthropic", "openai"]
-# client dialect -> the provider protocols that can serve it
-SERVES: dict[str, frozenset[str]] = {"anthropic": frozenset({"openai"}), "openai": frozenset({"anthropic"})}
+# client dialect -> the provider protocols that can serve it (translated or passed through)
+SERVES: dict[str, frozenset[str]] = {"anthropic": frozenset({"openai", "anthropic"}),
+                                     "openai": frozenset({"anthropic", "openai"})}
 _API_NAMES = {"anthropic": "the Anthropic Messages API", "openai": "the OpenAI Chat Completions API"}
 
 

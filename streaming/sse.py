@@ -67,6 +67,11 @@ class SSEParser:
                 self._event = ""  # a blank line with no data dispatches nothing
         return events
 
+    @property
+    def idle(self) -> bool:
+        """Nothing pending: the bytes fed so far end on an event boundary."""
+        return not self._tail and not self._data and not self._event
+
     def finish(self) -> list[tuple[str, bytes]]:
         """End of stream: an unterminated last line still counts, an event without its blank line too."""
         if self._tail:

@@ -73,6 +73,7 @@ class MockProvider:
         self.responder: Callable[[dict[str, Any]], Reply] | None = None  # used when no reply is queued
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
         self.cancelled = asyncio.Event()   # set when a client went away mid-reply
         self.server: TestServer | None = None
 
@@ -95,12 +96,14 @@ class MockProvider:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._handle)  # OpenAI-compatible
         app.router.add_post("/v1/messages", self._handle)          # Anthropic
+        app.router.add_post("/v1/messages/count_tokens", self._handle)
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.paths.append(request.path)
         if self.replies:
             reply = self.replies.pop(0)
         elif self.responder is not None:
@@ -132,8 +135,9 @@ class MockProvider:
 
 
 def make_config(provider_url: str, provider_root: str = "http://127.0.0.1:9", **overrides: Any) -> Config:
-    """Routes: claude-* and oa-* names go to the OpenAI-compatible mock ("mock"); gpt-* names,
-    as OpenAI clients send them, go to the same server speaking Anthropic ("claude")."""
+    """Routes: claude-* and oa-* names from Anthropic clients go to the OpenAI-compatible mock
+    ("mock"); gpt-* names from OpenAI clients go to the same server speaking Anthropic ("claude").
+    Each route is restricted to the client dialect it translates (no pass-through here)."""
     raw: dict[str, Any] = {
         "server": {"ping_interval": 10},
         "providers": [
@@ -144,11 +148,12 @@ def make_config(provider_url: str, provider_root: str = "http://127.0.0.1:9", **
              "anthropic_beta": ["fine-grained-tool-streaming-2025-05-14"], "models": ["claude-opus-4-1"]},
         ],
         "routes": [
-            {"match": "*haiku*", "provider": "mock", "model": "small-model"},
-            {"match": "claude-*", "provider": "mock", "model": "big-model", "max_tokens": 8192},
-            {"match": "oa-*", "provider": "mock"},   # the client's model name passes through
-            {"match": "gpt-4o", "provider": "claude", "model": "claude-sonnet-4-5", "max_tokens": 8192},
-            {"match": "gpt-*", "provider": "claude", "model": "claude-haiku-4-5"},
+            {"match": "*haiku*", "provider": "mock", "model": "small-model", "client": "anthropic"},
+            {"match": "claude-*", "provider": "mock", "model": "big-model", "max_tokens": 8192, "client": "anthropic"},
+            {"match": "oa-*", "provider": "mock", "client": "anthropic"},   # the client's model name passes through
+            {"match": "gpt-4o", "provider": "claude", "model": "claude-sonnet-4-5", "max_tokens": 8192,
+             "client": "openai"},
+            {"match": "gpt-*", "provider": "claude", "model": "claude-haiku-4-5", "client": "openai"},
         ],
     }
     for key, value in overrides.items():

@@ -135,8 +135,19 @@ def test_route_client_setting_restricts_a_route() -> None:
         "providers": [{"name": "o", "protocol": "openai", "base_url": "http://x"},
                       {"name": "o2", "protocol": "openai", "base_url": "http://y"}],
         "routes": [{"match": "*", "provider": "o", "client": "openai"},
-                   {"match": "*", "provider": "o2"}]}, environ={})
+                   {"match": "m*", "provider": "o2", "client": "anthropic"}]}, environ={})
     assert resolve(config, "m", "anthropic").provider.name == "o2"
+    assert resolve(config, "m", "openai").provider.name == "o"   # passed through
     with pytest.raises(ProxyError) as err:
-        resolve(config, "m", "openai")  # o's route is for OpenAI clients, but o cannot serve them
-    assert err.value.status == 404 and "OpenAI Chat Completions" in err.value.message
+        resolve(config, "x", "anthropic")  # the only route matching x is for OpenAI clients
+    assert err.value.status == 404 and "Anthropic Messages API" in err.value.message
+
+
+def test_every_provider_serves_both_dialects_first_match_wins() -> None:
+    config = parse_config({
+        "providers": [{"name": "a", "protocol": "anthropic", "base_url": "http://x"},
+                      {"name": "o", "protocol": "openai", "base_url": "http://y"}],
+        "routes": [{"match": "claude-*", "provider": "a"}, {"match": "*", "provider": "o"}]}, environ={})
+    for client in ("anthropic", "openai"):
+        assert resolve(config, "claude-sonnet-4-5", client).provider.name == "a"
+        assert resolve(config, "gpt-4o", client).provider.name == "o"

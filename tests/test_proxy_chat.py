@@ -794,11 +794,12 @@ async def test_models_list_and_retrieve(provider: MockProvider, dragoman: str) -
 
 
 async def test_models_list_anthropic_sdk(provider: MockProvider, start_dragoman) -> None:  # type: ignore[no-untyped-def]
-    # the same path in Anthropic's shape, listing what Anthropic clients can reach: routes to
-    # OpenAI-protocol providers (the default test config has none without a wildcard)
+    # the same path in Anthropic's shape, listing what Anthropic clients can reach: routes for
+    # them and the models of the providers those reach (the default test config has no such
+    # route without a wildcard)
     url = await start_dragoman(routes=[
-        {"match": "claude-sonnet-4-6", "provider": "mock", "model": "big-model"},
-        {"match": "gpt-4o", "provider": "claude", "model": "claude-sonnet-4-5"},
+        {"match": "claude-sonnet-4-6", "provider": "mock", "model": "big-model", "client": "anthropic"},
+        {"match": "gpt-4o", "provider": "claude", "model": "claude-sonnet-4-5", "client": "openai"},
     ])
     async with anthropic.AsyncAnthropic(base_url=url, api_key="k", max_retries=0) as client:
         page = await client.models.list()
@@ -893,7 +894,7 @@ async def test_unknown_model(provider: MockProvider, dragoman: str) -> None:
             assert caught.value.status_code == 404
             assert caught.value.body["type"] == "not_found_error"
             assert "mistral-large" in caught.value.body["message"]
-        # oa-* routes to an OpenAI-protocol provider, which serves Anthropic clients only
+        # the oa-* route is for Anthropic clients only
         with pytest.raises(openai.NotFoundError) as other_dialect:
             await client.chat.completions.create(model="oa-gpt-4o", messages=user("hi"))
     assert other_dialect.value.body["param"] == "model"

@@ -1,5 +1,6 @@
 """POST /v1/chat/completions and GET /v1/models: the OpenAI Chat Completions API on an
-Anthropic (or Anthropic-compatible) provider.
+Anthropic (or Anthropic-compatible) provider (translated), or on an OpenAI-compatible one
+(passed through).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from ..config import Config
 from ..errors import ProxyError
 from ..exchange import checked_response, read_body, read_json, relay_stream
 from ..middlewares import ACCESS, AccessRecord
-from ..routing import SERVES, Dialect, Target, resolve
+from ..routing import Dialect, Target, resolve
 from ..upstream import UPSTREAMS
 from ..validation import parse_chat_request
+from . import passthrough
 from .messages import CONFIG
 
 __all__ = ["routes"]
@@ -42,6 +44,7 @@ class _Plan:
     target: Target
     stream: bool
     include_usage: bool
+    passthrough: bool = False   # the provider speaks OpenAI too: the body is forwarded as it is
 
 
 def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, bytes]:
@@ -51,6 +54,8 @@ def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, byte
     stream = body.get("stream") is True
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
+    if target.provider.protocol == "openai":
+        return _Plan(target, stream, False, passthrough=True), passthrough.openai_request(raw, body, target)
     route = target.route
     messages_target = MessagesTarget(
         model=target.upstream_model, max_tokens=route.max_tokens,
@@ -75,6 +80,10 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     plan, payload = _plan(await read_body(request, config.server.max_body_bytes), config, record)
     target = plan.target
     upstream = request.app[UPSTREAMS][target.provider.name]
+    if plan.passthrough:
+        response = await upstream.post(upstream.chat_url, payload)
+        del payload
+        return await passthrough.respond(request, response, "openai", target.provider.name)
     created = int(time.time())
     response = await upstream.post(upstream.messages_url, payload)
     del payload  # sent; a stream may last minutes, the request body need not
@@ -104,15 +113,16 @@ def _completion(payload: Any, target: Target, created: int) -> dict[str, Any]:
 
 def _listed_models(config: Config, client: Dialect) -> dict[str, str]:
     """Model id -> owning provider, for the routes that serve ``client``: route globs without
-    wildcards, then the ``models:`` of the providers that can serve it."""
+    wildcards, then the ``models:`` of the providers those routes reach."""
     listed: dict[str, str] = {}
+    reached: set[str] = set()
     for route in config.routes:
-        provider = config.provider(route.provider)
-        if (not _GLOB_CHARS & set(route.match) and route.client in (None, client)
-                and provider.protocol in SERVES[client]):
-            listed.setdefault(route.match, provider.name)
+        if route.client in (None, client):
+            reached.add(route.provider)
+            if not _GLOB_CHARS & set(route.match):
+                listed.setdefault(route.match, route.provider)
     for provider in config.providers:
-        if provider.protocol in SERVES[client]:
+        if provider.name in reached:
             for model in provider.models:
                 listed.setdefault(model, provider.name)
     return listed

@@ -1,5 +1,5 @@
 """POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages API on an
-OpenAI-compatible provider.
+OpenAI-compatible provider (translated), or on an Anthropic one (passed through).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..middlewares import ACCESS, AccessRecord
 from ..routing import Target, resolve
 from ..upstream import UPSTREAMS
 from ..validation import parse_count_tokens_request, parse_messages_request
+from . import passthrough
 
 __all__ = ["routes", "CONFIG"]
 
@@ -41,6 +42,7 @@ class _Plan:
     stream: bool
     tool_names: dict[str, str]
     input_estimate: int
+    passthrough: bool = False   # the provider speaks Anthropic too: the body is forwarded as it is
 
 
 def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, bytes]:
@@ -50,6 +52,8 @@ def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, byte
     stream = body.get("stream") is True
     record.client_model, record.provider, record.upstream_model, record.stream = (
         body["model"], target.provider.name, target.upstream_model, stream)
+    if target.provider.protocol == "anthropic":
+        return _Plan(target, stream, {}, 0, passthrough=True), passthrough.anthropic_request(raw, body, target)
     route = target.route
     chat_target = ChatTarget(model=target.upstream_model, max_tokens=route.max_tokens,
                              default_max_tokens=route.default_max_tokens,
@@ -68,6 +72,11 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     plan, payload = _plan(await read_body(request, config.server.max_body_bytes), config, record)
     target, tool_names = plan.target, plan.tool_names
     upstream = request.app[UPSTREAMS][target.provider.name]
+    if plan.passthrough:
+        response = await upstream.post(upstream.messages_url, payload,
+                                       passthrough.anthropic_headers(request.headers, target.provider))
+        del payload
+        return await passthrough.respond(request, response, "anthropic", target.provider.name)
     response = await upstream.post(upstream.chat_url, payload)
     del payload  # sent; a stream may last minutes, the request body need not
 
@@ -102,8 +111,32 @@ def _message(payload: Any, target: Target, tool_names: dict[str, str]) -> dict[s
 
 
 @routes.post("/v1/messages/count_tokens")
-async def count_message_tokens(request: web.Request) -> web.Response:
-    """Answered locally: Claude Code calls this dozens of times at start-up; never forwarded."""
-    body = parse_count_tokens_request(await read_body(request, request.app[CONFIG].server.max_body_bytes))
-    request[ACCESS].client_model = body["model"]
+async def count_message_tokens(request: web.Request) -> web.StreamResponse:
+    """Asked of the provider when the route goes to an Anthropic one (an exact count), else
+    answered locally: Claude Code calls this dozens of times at start-up."""
+    config = request.app[CONFIG]
+    record = request[ACCESS]
+    raw = await read_body(request, config.server.max_body_bytes)
+    body = parse_count_tokens_request(raw)
+    record.client_model = body["model"]
+    target = _anthropic_target(config, body["model"])
+    if target is not None:
+        record.provider, record.upstream_model = target.provider.name, target.upstream_model
+        upstream = request.app[UPSTREAMS][target.provider.name]
+        response = await upstream.post(upstream.messages_url + "/count_tokens",
+                                       passthrough.anthropic_request(raw, body, target),
+                                       passthrough.anthropic_headers(request.headers, target.provider))
+        if response.status not in (404, 405):
+            return await passthrough.respond(request, response, "anthropic", target.provider.name)
+        response.release()  # an Anthropic-compatible endpoint without count_tokens: count here
     return web.json_response({"input_tokens": count_tokens(body)})
+
+
+def _anthropic_target(config: Config, model: str) -> Target | None:
+    """The route's target if it is an Anthropic provider; None for the local count (also for a
+    model no route serves: a count is still useful to the client)."""
+    try:
+        target = resolve(config, model, "anthropic")
+    except ProxyError:
+        return None
+    return target if target.provider.protocol == "anthropic" else None
