@@ -65,7 +65,11 @@ class Provider(_Model):
     headers: dict[str, str] = {}
     models: tuple[str, ...] = ()           # extra ids listed by GET /v1/models
     max_connections: int = Field(0, ge=0)  # 0: unlimited concurrent upstream requests
-    # openai protocol: send Claude's thinking as reasoning_effort (many models reject the field)
+    # openai protocol: which OpenAI-compatible dialect, for the quirks each has (README cookbook)
+    flavor: Literal["openai", "azure", "gemini", "deepseek", "openrouter", "groq", "ollama", "vllm"] = "openai"
+    api_version: str | None = None         # azure: the deployments URL form's api-version
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # send Claude's thinking as reasoning_effort (many models reject the field)
     reasoning_effort: bool = False
     # anthropic protocol
     anthropic_version: str = "2023-06-01"
@@ -83,6 +87,14 @@ class Provider(_Model):
     def _empty_key(cls, key: str | None) -> str | None:
         return key or None
 
+    @model_validator(mode="after")
+    def _flavor_fits(self) -> Provider:
+        if self.protocol == "anthropic" and self.flavor != "openai":
+            raise ValueError(f"flavor {self.flavor!r} is for protocol: openai providers")
+        if self.api_version is not None and self.flavor != "azure":
+            raise ValueError("api_version is only used by flavor: azure")
+        return self
+
 
 class Route(_Model):
     match: str = Field(min_length=1)       # glob on the model the client asked for
@@ -93,6 +105,9 @@ class Route(_Model):
     response_model: str | None = None      # model name reported back; default: the client's
     system_prompt: str | None = None       # OpenAI clients on Anthropic: used when the request has none
     client: Literal["anthropic", "openai"] | None = None  # only for clients of this dialect
+    # merged into every translated request to an OpenAI-compatible provider (e.g. OpenRouter's
+    # provider routing: {provider: {order: [...]}}); never overrides what the translation set
+    extra_body: dict[str, Any] = {}
 
     def matches(self, model: str) -> bool:
         return fnmatch.fnmatchcase(model, self.match)

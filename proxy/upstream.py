@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -33,14 +34,21 @@ class Upstream:
             headers["anthropic-version"] = provider.anthropic_version
             if provider.anthropic_beta:
                 headers["anthropic-beta"] = ",".join(provider.anthropic_beta)
+        elif provider.api_key and provider.flavor == "azure":
+            headers["api-key"] = provider.api_key  # Azure OpenAI's key header
         elif provider.api_key:
             headers["Authorization"] = f"Bearer {provider.api_key}"
         headers.update(provider.headers)
         self._headers = headers
 
-    @property
-    def chat_url(self) -> str:
-        return self.provider.base_url + "/chat/completions"
+    def chat_url(self, model: str) -> str:
+        """Azure's deployments form names the deployment (the route's model) in the path;
+        without api_version, Azure's v1 form (base_url ending in /openai/v1) is used as is."""
+        provider = self.provider
+        if provider.flavor == "azure" and provider.api_version:
+            return (f"{provider.base_url}/openai/deployments/{quote(model, safe='')}/chat/completions"
+                    f"?api-version={quote(provider.api_version, safe='')}")
+        return provider.base_url + "/chat/completions"
 
     @property
     def messages_url(self) -> str:

@@ -81,7 +81,7 @@ async def create_chat_completion(request: web.Request) -> web.StreamResponse:
     target = plan.target
     upstream = request.app[UPSTREAMS][target.provider.name]
     if plan.passthrough:
-        response = await upstream.post(upstream.chat_url, payload)
+        response = await upstream.post(upstream.chat_url(target.upstream_model), payload)
         del payload
         return await passthrough.respond(request, response, "openai", target.provider.name)
     created = int(time.time())

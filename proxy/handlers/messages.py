@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from converters.chat_response import to_messages_response
-from converters.messages_request import ChatTarget, ConversionError, to_chat_request
+from converters.messages_request import ConversionError, to_chat_request
 from converters.token_count import count_tokens, estimate_input_tokens
 from converters.tool_names import restore_map
 from streaming.chat_decoder import ChatChunkDecoder
@@ -22,6 +22,7 @@ from streaming.replay import message_events
 from ..config import Config
 from ..errors import ProxyError
 from ..exchange import checked_response, read_body, read_json, relay_stream
+from ..flavors import chat_target, with_extra_body
 from ..middlewares import ACCESS, AccessRecord
 from ..routing import Target, resolve
 from ..upstream import UPSTREAMS
@@ -54,12 +55,8 @@ def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, byte
         body["model"], target.provider.name, target.upstream_model, stream)
     if target.provider.protocol == "anthropic":
         return _Plan(target, stream, {}, 0, passthrough=True), passthrough.anthropic_request(raw, body, target)
-    route = target.route
-    chat_target = ChatTarget(model=target.upstream_model, max_tokens=route.max_tokens,
-                             default_max_tokens=route.default_max_tokens,
-                             reasoning_effort=target.provider.reasoning_effort)
     try:
-        payload = orjson.dumps(to_chat_request(body, chat_target))
+        payload = orjson.dumps(with_extra_body(to_chat_request(body, chat_target(target)), target))
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
     return _Plan(target, stream, restore_map(body.get("tools")), estimate_input_tokens(len(raw))), payload
@@ -77,7 +74,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
                                        passthrough.anthropic_headers(request.headers, target.provider))
         del payload
         return await passthrough.respond(request, response, "anthropic", target.provider.name)
-    response = await upstream.post(upstream.chat_url, payload)
+    response = await upstream.post(upstream.chat_url(target.upstream_model), payload)
     del payload  # sent; a stream may last minutes, the request body need not
 
     async with checked_response(upstream, response):
