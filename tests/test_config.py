@@ -151,3 +151,16 @@ def test_every_provider_serves_both_dialects_first_match_wins() -> None:
     for client in ("anthropic", "openai"):
         assert resolve(config, "claude-sonnet-4-5", client).provider.name == "a"
         assert resolve(config, "gpt-4o", client).provider.name == "o"
+
+
+def test_readme_provider_cookbook_entries_are_valid_config() -> None:
+    import yaml
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Provider cookbook"):]
+    block = section[section.index("```yaml") + len("```yaml"):section.index("```", section.index("```yaml") + 7)]
+    providers = yaml.safe_load(block)
+    assert len(providers) == 11
+    config = parse_config({"providers": providers,
+                           "routes": [{"match": "*", "provider": p["name"]} for p in providers]}, environ={})
+    azure = config.provider("azure")
+    assert (azure.flavor, azure.api_version) == ("azure", "2024-10-21")
