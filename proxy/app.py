@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from .config import Config
+from .config import Config, ProviderRef, Route
 from . import metrics
 from .handlers import chat, health, messages
 from .handlers.messages import CONFIG
@@ -35,18 +35,32 @@ def create_app(config: Config) -> web.Application:
 
 
 def describe(config: Config) -> list[dict[str, object]]:
-    """The resolved routing table, secrets left out: for the start-up line and check-config."""
+    """The resolved routing table, secrets left out: for the start-up line and check-config.
+    One row per route, its first provider's; the providers tried after it under ``fallbacks``."""
     rows: list[dict[str, object]] = []
     for route in config.routes:
-        provider = config.provider(route.provider)
-        rows.append({
-            "match": route.match,
-            "clients": route.client or "any",
-            "provider": provider.name, "protocol": provider.protocol,
-            "base_url": provider.base_url, "model": route.model or "(as requested)",
-            "max_tokens": route.max_tokens, "api_key": _mask(provider.api_key),
-        })
+        first, *rest = [_provider_columns(config, route, ref) for ref in route.chain]
+        rows.append({"match": route.match, "clients": route.client or "any", "when": _conditions(route),
+                     **first, "max_tokens": route.max_tokens, "fallbacks": rest})
     return rows
+
+
+def _provider_columns(config: Config, route: Route, ref: ProviderRef) -> dict[str, object]:
+    provider = config.provider(ref.provider)
+    return {"provider": provider.name, "protocol": provider.protocol, "base_url": provider.base_url,
+            "model": ref.model or route.model or "(as requested)", "api_key": _mask(provider.api_key)}
+
+
+def _conditions(route: Route) -> str:
+    """A route's conditions besides the glob, as check-config prints them; "-" for none."""
+    parts = []
+    if route.thinking is not None:
+        parts.append("thinking" if route.thinking else "no thinking")
+    if route.min_input_tokens is not None:
+        parts.append(f"tokens >= {route.min_input_tokens}")
+    if route.tools_include:
+        parts.append("tools: " + " | ".join(route.tools_include))
+    return ", ".join(parts) or "-"
 
 
 def _mask(secret: str | None) -> str:

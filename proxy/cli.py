@@ -69,11 +69,18 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
 
 def _print_table(config: Config) -> None:
-    rows = describe(config)
-    columns = ["match", "clients", "provider", "protocol", "base_url", "model", "max_tokens", "api_key"]
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns))
+    """One line per route, then one per fallback provider ("or ...", in the order tried)."""
+    lines: list[dict[str, object]] = []
+    for row in describe(config):
+        lines.append(row)
+        fallbacks = row["fallbacks"]
+        assert isinstance(fallbacks, list)
+        lines.extend({**f, "match": "", "clients": "", "when": "", "max_tokens": "", "provider": f"or {f['provider']}"}
+                     for f in fallbacks)
+    columns = ["match", "clients", "when", "provider", "protocol", "base_url", "model", "max_tokens", "api_key"]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in lines)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+    for r in lines:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip())
     auth = f"{len(config.auth.api_keys)} key(s)" if config.auth.api_keys else "off (open)"
     print(f"\nserver: http://{config.server.host}:{config.server.port}  auth: {auth}")

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
-__all__ = ["Config", "Provider", "Route", "ConfigError", "load_config", "parse_config"]
+__all__ = ["Config", "Provider", "ProviderRef", "Route", "ConfigError", "load_config", "parse_config"]
 
 # Values that may legitimately expand to nothing: an unset key means "no auth" or "no key".
 _MAY_BE_EMPTY = (re.compile(r"^auth\.api_keys\[\d+\]$"), re.compile(r"^providers\[\d+\]\.api_key$"))
@@ -96,9 +97,29 @@ class Provider(_Model):
         return self
 
 
+class ProviderRef(_Model):
+    """One provider of a route's list. A fallback to another provider seldom knows the model by
+    the same name (OpenAI's gpt-4o is openai/gpt-4o on OpenRouter), so an entry may name its own."""
+
+    provider: str = Field(min_length=1)
+    model: str | None = None               # None: the route's model
+
+
+def _refs(value: Any) -> Any:
+    """``provider: a``, ``provider: [a, {provider: b, model: m}]``: entries as ProviderRef input."""
+    entries = value if isinstance(value, (list, tuple)) else [value]
+    return [{"provider": e} if isinstance(e, str) else e for e in entries]
+
+
+_Refs = Annotated[tuple[ProviderRef, ...], BeforeValidator(_refs)]
+
+
 class Route(_Model):
     match: str = Field(min_length=1)       # glob on the model the client asked for
-    provider: str
+    # the provider, or several tried in order: `provider: [a, b]`, or `provider: a` with
+    # `fallbacks: [b]` (proxy/fallback.py says when the next is tried)
+    provider: _Refs = Field(min_length=1)
+    fallbacks: _Refs = ()
     model: str | None = None               # None: the client's model name passes through
     max_tokens: int | None = Field(None, gt=0)          # ceiling on the client's max_tokens
     default_max_tokens: int | None = Field(None, gt=0)  # when the client sends none
@@ -108,6 +129,26 @@ class Route(_Model):
     # merged into every translated request to an OpenAI-compatible provider (e.g. OpenRouter's
     # provider routing: {provider: {order: [...]}}); never overrides what the translation set
     extra_body: dict[str, Any] = {}
+    # Conditions besides the glob, all of which must hold (proxy/conditions.py): the scenarios
+    # claude-code-router users route by. None / empty: no condition.
+    thinking: bool | None = None           # true: only requests with thinking on; false: only without
+    min_input_tokens: int | None = Field(None, gt=0)  # long context, by the local token count
+    tools_include: tuple[Annotated[str, Field(min_length=1)], ...] = ()  # a tool of one of these names
+
+    @model_validator(mode="after")
+    def _one_list(self) -> Route:
+        if len(self.provider) > 1 and self.fallbacks:
+            raise ValueError("name the fallbacks either in a provider list or in fallbacks, not both")
+        return self
+
+    @property
+    def chain(self) -> tuple[ProviderRef, ...]:
+        """Every provider of the route, in the order they are tried."""
+        return self.provider + self.fallbacks
+
+    @property
+    def conditional(self) -> bool:
+        return self.thinking is not None or self.min_input_tokens is not None or bool(self.tools_include)
 
     def matches(self, model: str) -> bool:
         return fnmatch.fnmatchcase(model, self.match)
@@ -126,10 +167,12 @@ class Config(_Model):
         if duplicates:
             raise ValueError(f"provider names must be unique; repeated: {', '.join(duplicates)}")
         for i, route in enumerate(self.routes):
-            if route.provider not in names:
-                raise ValueError(
-                    f"routes[{i}].provider: unknown provider {route.provider!r} (known: {', '.join(names)})"
-                )
+            for key in ("provider", "fallbacks"):
+                refs: tuple[ProviderRef, ...] = getattr(route, key)
+                for j, ref in enumerate(refs):
+                    if ref.provider not in names:
+                        where = f"routes[{i}].{key}" + (f"[{j}]" if key == "fallbacks" or len(refs) > 1 else "")
+                        raise ValueError(f"{where}: unknown provider {ref.provider!r} (known: {', '.join(names)})")
         return self
 
     def provider(self, name: str) -> Provider:

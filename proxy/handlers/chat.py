@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import orjson
 import structlog
 from aiohttp import web
@@ -19,12 +20,14 @@ from converters.messages_response import to_chat_completion
 from streaming.chat_encoder import OPENAI_KEEPALIVE, ChatChunkEncoder
 from streaming.messages_decoder import MessagesEventDecoder
 
+from ..conditions import openai_facts
 from ..config import Config
 from ..errors import ProxyError
 from ..exchange import checked_response, read_body, read_json, relay_stream
+from ..fallback import Outbound, first_answer
 from ..middlewares import ACCESS, AccessRecord
-from ..routing import Dialect, Target, resolve
-from ..upstream import UPSTREAMS
+from ..routing import Dialect, Target, candidates, resolve
+from ..upstream import UPSTREAMS, Upstream
 from ..validation import parse_chat_request
 from . import passthrough
 from .messages import CONFIG
@@ -47,15 +50,13 @@ class _Plan:
     passthrough: bool = False   # the provider speaks OpenAI too: the body is forwarded as it is
 
 
-def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, bytes]:
-    """Validate and translate the client's request: (the plan, the upstream request body)."""
-    body = parse_chat_request(raw)
-    target = resolve(config, body["model"], "openai")
+def _plan(raw: bytes, body: dict[str, Any], target: Target, upstream: Upstream) -> tuple[_Plan, Outbound]:
+    """The request for one provider (``body`` is ``raw`` parsed): translated for an Anthropic
+    one, passed through to an OpenAI-compatible one."""
     stream = body.get("stream") is True
-    record.client_model, record.provider, record.upstream_model, record.stream = (
-        body["model"], target.provider.name, target.upstream_model, stream)
     if target.provider.protocol == "openai":
-        return _Plan(target, stream, False, passthrough=True), passthrough.openai_request(raw, body, target)
+        return (_Plan(target, stream, False, passthrough=True),
+                Outbound(upstream.chat_url(target.upstream_model), passthrough.openai_request(raw, body, target)))
     route = target.route
     messages_target = MessagesTarget(
         model=target.upstream_model, max_tokens=route.max_tokens,
@@ -70,23 +71,28 @@ def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, byte
         log.debug("options dropped", options=dropped, model=body["model"])
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    return _Plan(target, stream, include_usage), payload
+    return _Plan(target, stream, include_usage), Outbound(upstream.messages_url, payload)
+
+
+async def _send(request: web.Request, config: Config, record: AccessRecord) -> tuple[_Plan, aiohttp.ClientResponse]:
+    """Validate the request and send it to the route's providers until one answers; the request
+    body lives in this frame only, so not while the answer streams (a stream may last minutes)."""
+    raw = await read_body(request, config.server.max_body_bytes)
+    body = parse_chat_request(raw)
+    record.client_model, record.stream = body["model"], body.get("stream") is True
+    targets = candidates(config, body["model"], "openai", openai_facts(body))
+    return await first_answer(request, targets, lambda target, upstream: _plan(raw, body, target, upstream))
 
 
 @routes.post("/v1/chat/completions")
 async def create_chat_completion(request: web.Request) -> web.StreamResponse:
-    config = request.app[CONFIG]
-    record = request[ACCESS]
-    plan, payload = _plan(await read_body(request, config.server.max_body_bytes), config, record)
-    target = plan.target
-    upstream = request.app[UPSTREAMS][target.provider.name]
-    if plan.passthrough:
-        response = await upstream.post(upstream.chat_url(target.upstream_model), payload)
-        del payload
-        return await passthrough.respond(request, response, "openai", target.provider.name)
+    config, record = request.app[CONFIG], request[ACCESS]
     created = int(time.time())
-    response = await upstream.post(upstream.messages_url, payload)
-    del payload  # sent; a stream may last minutes, the request body need not
+    plan, response = await _send(request, config, record)
+    target = plan.target
+    if plan.passthrough:
+        return await passthrough.respond(request, response, "openai", target.provider.name)
+    upstream = request.app[UPSTREAMS][target.provider.name]
 
     async with checked_response(upstream, response):
         if not plan.stream:
@@ -118,9 +124,9 @@ def _listed_models(config: Config, client: Dialect) -> dict[str, str]:
     reached: set[str] = set()
     for route in config.routes:
         if route.client in (None, client):
-            reached.add(route.provider)
+            reached.update(ref.provider for ref in route.chain)
             if not _GLOB_CHARS & set(route.match):
-                listed.setdefault(route.match, route.provider)
+                listed.setdefault(route.match, route.provider[0].provider)
     for provider in config.providers:
         if provider.name in reached:
             for model in provider.models:

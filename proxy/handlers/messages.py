@@ -8,24 +8,28 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from converters.chat_response import to_messages_response
 from converters.messages_request import ConversionError, to_chat_request
-from converters.token_count import count_tokens, estimate_input_tokens
+from converters.token_count import estimate_input_tokens
 from converters.tool_names import restore_map
 from streaming.chat_decoder import ChatChunkDecoder
 from streaming.messages_encoder import ANTHROPIC_PING, MessagesEncoder
 from streaming.replay import message_events
 
+from ..conditions import Facts, anthropic_facts
 from ..config import Config
 from ..errors import ProxyError
 from ..exchange import checked_response, read_body, read_json, relay_stream
+from ..fallback import Outbound, first_answer
 from ..flavors import chat_target, with_extra_body
 from ..middlewares import ACCESS, AccessRecord
-from ..routing import Target, resolve
-from ..upstream import UPSTREAMS
+from ..routing import Target, candidates, resolve
+from ..upstream import UPSTREAMS, Upstream
 from ..validation import parse_count_tokens_request, parse_messages_request
 from . import passthrough
 
@@ -46,36 +50,42 @@ class _Plan:
     passthrough: bool = False   # the provider speaks Anthropic too: the body is forwarded as it is
 
 
-def _plan(raw: bytes, config: Config, record: AccessRecord) -> tuple[_Plan, bytes]:
-    """Validate and translate the client's request: (the plan, the upstream request body)."""
-    body = parse_messages_request(raw)
-    target = resolve(config, body["model"], "anthropic")
+def _plan(raw: bytes, body: dict[str, Any], target: Target, upstream: Upstream,
+          headers: CIMultiDictProxy[str]) -> tuple[_Plan, Outbound]:
+    """The request for one provider (``body`` is ``raw`` parsed): translated for an
+    OpenAI-compatible one, passed through to an Anthropic one."""
     stream = body.get("stream") is True
-    record.client_model, record.provider, record.upstream_model, record.stream = (
-        body["model"], target.provider.name, target.upstream_model, stream)
     if target.provider.protocol == "anthropic":
-        return _Plan(target, stream, {}, 0, passthrough=True), passthrough.anthropic_request(raw, body, target)
+        return (_Plan(target, stream, {}, 0, passthrough=True),
+                Outbound(upstream.messages_url, passthrough.anthropic_request(raw, body, target),
+                         passthrough.anthropic_headers(headers, target.provider)))
     try:
         payload = orjson.dumps(with_extra_body(to_chat_request(body, chat_target(target)), target))
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
-    return _Plan(target, stream, restore_map(body.get("tools")), estimate_input_tokens(len(raw))), payload
+    return (_Plan(target, stream, restore_map(body.get("tools")), estimate_input_tokens(len(raw))),
+            Outbound(upstream.chat_url(target.upstream_model), payload))
+
+
+async def _send(request: web.Request, config: Config, record: AccessRecord) -> tuple[_Plan, aiohttp.ClientResponse]:
+    """Validate the request and send it to the route's providers until one answers; the request
+    body lives in this frame only, so not while the answer streams (a stream may last minutes)."""
+    raw = await read_body(request, config.server.max_body_bytes)
+    body = parse_messages_request(raw)
+    record.client_model, record.stream = body["model"], body.get("stream") is True
+    targets = candidates(config, body["model"], "anthropic", anthropic_facts(body))
+    headers = request.headers
+    return await first_answer(request, targets, lambda target, upstream: _plan(raw, body, target, upstream, headers))
 
 
 @routes.post("/v1/messages")
 async def create_message(request: web.Request) -> web.StreamResponse:
-    config = request.app[CONFIG]
-    record = request[ACCESS]
-    plan, payload = _plan(await read_body(request, config.server.max_body_bytes), config, record)
+    config, record = request.app[CONFIG], request[ACCESS]
+    plan, response = await _send(request, config, record)
     target, tool_names = plan.target, plan.tool_names
-    upstream = request.app[UPSTREAMS][target.provider.name]
     if plan.passthrough:
-        response = await upstream.post(upstream.messages_url, payload,
-                                       passthrough.anthropic_headers(request.headers, target.provider))
-        del payload
         return await passthrough.respond(request, response, "anthropic", target.provider.name)
-    response = await upstream.post(upstream.chat_url(target.upstream_model), payload)
-    del payload  # sent; a stream may last minutes, the request body need not
+    upstream = request.app[UPSTREAMS][target.provider.name]
 
     async with checked_response(upstream, response):
         if not plan.stream:
@@ -116,7 +126,8 @@ async def count_message_tokens(request: web.Request) -> web.StreamResponse:
     raw = await read_body(request, config.server.max_body_bytes)
     body = parse_count_tokens_request(raw)
     record.client_model = body["model"]
-    target = _anthropic_target(config, body["model"])
+    facts = anthropic_facts(body)  # a route's min_input_tokens counts once, for both uses
+    target = _anthropic_target(config, body["model"], facts)
     if target is not None:
         record.provider, record.upstream_model = target.provider.name, target.upstream_model
         upstream = request.app[UPSTREAMS][target.provider.name]
@@ -126,14 +137,14 @@ async def count_message_tokens(request: web.Request) -> web.StreamResponse:
         if response.status not in (404, 405):
             return await passthrough.respond(request, response, "anthropic", target.provider.name)
         response.release()  # an Anthropic-compatible endpoint without count_tokens: count here
-    return web.json_response({"input_tokens": count_tokens(body)})
+    return web.json_response({"input_tokens": facts.input_tokens})
 
 
-def _anthropic_target(config: Config, model: str) -> Target | None:
-    """The route's target if it is an Anthropic provider; None for the local count (also for a
-    model no route serves: a count is still useful to the client)."""
+def _anthropic_target(config: Config, model: str, facts: Facts) -> Target | None:
+    """The route's (first) target if it is an Anthropic provider; None for the local count (also
+    for a model no route serves: a count is still useful to the client)."""
     try:
-        target = resolve(config, model, "anthropic")
+        target = resolve(config, model, "anthropic", facts)
     except ProxyError:
         return None
     return target if target.provider.protocol == "anthropic" else None

@@ -1,0 +1,106 @@
+"""Route conditions besides the model glob: thinking, long context, tools.
+
+Claude Code asks for the same model names whatever it is doing; claude-code-router's users route
+its scenarios by what the request carries instead (thinking on, a long context, a web_search
+tool), and a route's ``thinking`` / ``min_input_tokens`` / ``tools_include`` say the same here.
+The facts are read once from the parsed body; the token count, the only one that costs anything
+(~1 ms on a Claude Code body), only when a route that could match asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from converters.token_count import count_tokens
+
+from .config import Route
+
+__all__ = ["Facts", "anthropic_facts", "openai_facts", "admits"]
+
+
+class Facts:
+    """What route conditions look at in one request."""
+
+    __slots__ = ("thinking", "tools", "_count", "_tokens")
+
+    def __init__(self, thinking: bool, tools: tuple[tuple[str, str], ...], count: Callable[[], int]) -> None:
+        self.thinking = thinking
+        self.tools = tools          # (name, server-tool type or ""), one per tool
+        self._count = count
+        self._tokens: int | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        """The local estimate count_tokens answers with (converters/token_count.py), counted once."""
+        if self._tokens is None:
+            self._tokens = self._count()
+        return self._tokens
+
+    def has_tool(self, wanted: str) -> bool:
+        """A tool named ``wanted``, or a server tool whose versioned type starts with it
+        (``web_search`` matches Anthropic's ``web_search_20250305``)."""
+        return any(name == wanted or (kind and kind.startswith(wanted)) for name, kind in self.tools)
+
+
+def admits(route: Route, facts: Facts | None) -> bool:
+    """Whether the request meets every condition of ``route``. Without facts (GET /v1/models/{id}
+    has no request to judge) only a route without conditions does."""
+    if not route.conditional:
+        return True
+    if facts is None:
+        return False
+    if route.thinking is not None and route.thinking != facts.thinking:
+        return False
+    if route.tools_include and not any(map(facts.has_tool, route.tools_include)):
+        return False
+    return route.min_input_tokens is None or facts.input_tokens >= route.min_input_tokens
+
+
+def anthropic_facts(body: dict[str, Any]) -> Facts:
+    """A Messages request: thinking is on when ``thinking.type`` is enabled or adaptive; server
+    tools (``type`` other than custom) keep their type for prefix matching."""
+    thinking = body.get("thinking")
+    tools = tuple((str(tool.get("name") or ""), _server_type(tool.get("type")))
+                  for tool in body.get("tools") or () if isinstance(tool, dict))
+    return Facts(isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"), tools,
+                 lambda: count_tokens(body))
+
+
+def openai_facts(body: dict[str, Any]) -> Facts:
+    """A Chat Completions request: thinking is a ``reasoning_effort`` other than none (what the
+    translation turns into thinking); ``web_search_options`` counts as a web_search tool."""
+    tools: list[tuple[str, str]] = []
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict):
+            function = tool.get("function")
+            name = function.get("name") if isinstance(function, dict) else tool.get("name")
+            tools.append((str(name or ""), _server_type(tool.get("type"), custom="function")))
+    if body.get("web_search_options") is not None:
+        tools.append(("web_search", "web_search"))
+    effort = body.get("reasoning_effort")
+    return Facts(effort is not None and effort != "none", tuple(tools), lambda: _openai_tokens(body))
+
+
+def _server_type(kind: Any, custom: str = "custom") -> str:
+    return kind if isinstance(kind, str) and kind != custom else ""
+
+
+def _openai_tokens(body: dict[str, Any]) -> int:
+    """The same estimate over a Chat Completions request: its messages' text parts and tool-call
+    arguments, and its function definitions, seen through the Messages shape count_tokens reads."""
+    messages: list[dict[str, Any]] = []
+    for message in body.get("messages") or ():
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                blocks = [*blocks, {"type": "text", "text": f"{function.get('name')}{function.get('arguments')}"}]
+        messages.append({"content": blocks})
+    tools = [{"name": f.get("name"), "description": f.get("description"), "input_schema": f.get("parameters")}
+             for tool in body.get("tools") or ()
+             if isinstance(tool, dict) and isinstance(f := tool.get("function"), dict)]
+    return count_tokens({"messages": messages, "tools": tools})
