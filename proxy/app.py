@@ -5,11 +5,18 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from .config import Config, ProviderRef, Route
 from . import metrics
+from .config import Config, ProviderRef, Route
 from .handlers import chat, health, messages
 from .handlers.messages import CONFIG
-from .middlewares import API_KEYS, add_request_id, auth, dialect_errors, request_context
+from .middlewares import (
+    API_KEYS,
+    URL_ROUTE,
+    add_request_id,
+    auth,
+    dialect_errors,
+    request_context,
+)
 from .upstream import upstream_sessions
 
 __all__ = ["create_app", "CONFIG"]
@@ -30,6 +37,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(health.routes)
     app.router.add_routes(messages.routes)
     app.router.add_routes(chat.routes)
+    if config.url_routing.enabled:
+        app.router.add_post("/{scheme:https?}/{rest:.+}/v1/messages", messages.url_routed_message, name=URL_ROUTE)
     app.router.add_routes(metrics.routes)
     return app
 

@@ -7,15 +7,22 @@ the file, the key path and what was expected, instead of being silently ignored.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["Config", "Provider", "ProviderRef", "Route", "ConfigError", "load_config", "parse_config"]
 
@@ -54,6 +61,21 @@ class AuthConfig(_Model):
 class Timeout(_Model):
     connect: float = Field(10.0, gt=0)
     read: float = Field(600.0, gt=0)   # the longest silence allowed between upstream bytes
+
+
+class UrlRoutingConfig(_Model):
+    """URL-path routing (proxy/url_routing.py): off unless enabled, and then only to these hosts."""
+
+    enabled: bool = False
+    allow_hosts: tuple[str, ...] = ()      # globs, e.g. ["api.groq.com", "*.openai.azure.com"]
+    allow_private: bool = False            # loopback, link-local and private addresses too
+    timeout: Timeout = Timeout()
+
+    @model_validator(mode="after")
+    def _hosts_when_enabled(self) -> UrlRoutingConfig:
+        if self.enabled and not self.allow_hosts:
+            raise ValueError("url_routing.enabled needs allow_hosts (the hosts clients may name)")
+        return self
 
 
 class Provider(_Model):
@@ -157,6 +179,7 @@ class Route(_Model):
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
+    url_routing: UrlRoutingConfig = UrlRoutingConfig()
     providers: tuple[Provider, ...] = Field(min_length=1)
     routes: tuple[Route, ...] = Field(min_length=1)
 

@@ -18,13 +18,14 @@ from aiohttp.typedefs import Handler
 from .errors import ProxyError, error_response
 from .metrics import METRICS, observe
 
-__all__ = ["AccessRecord", "ACCESS", "API_KEYS", "request_context", "dialect_errors", "auth", "dialect_of"]
+__all__ = ["AccessRecord", "ACCESS", "API_KEYS", "URL_ROUTE", "client_key", "request_context", "dialect_errors", "auth", "dialect_of"]
 
 log = structlog.get_logger("dragoman")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 API_KEYS = web.AppKey("api_keys", tuple)
 _OPEN_PATHS = frozenset({"/", "/health", "/metrics"})
+URL_ROUTE = "url-routed-messages"
 _QUIET_PATHS = frozenset({"/health", "/metrics"})  # probes: no access-log line, no metrics
 
 
@@ -129,15 +130,23 @@ def _http_exception(exc: web.HTTPException) -> ProxyError:
     return ProxyError(exc.status, exc.text or exc.reason)
 
 
-@web.middleware
-async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    keys: tuple[str, ...] = request.app[API_KEYS]
-    if not keys or request.path in _OPEN_PATHS:
-        return await handler(request)
+def client_key(request: web.Request) -> str:
+    """The key a client presented: x-api-key (Anthropic), api-key (Azure), or Authorization: Bearer."""
     presented = request.headers.get("x-api-key") or request.headers.get("api-key") or ""
     if not presented:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         presented = token.strip() if scheme.lower() == "bearer" else ""
+    return presented
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    keys: tuple[str, ...] = request.app[API_KEYS]
+    # URL-path routes carry the upstream's own key, which the upstream checks (and the host
+    # allow-list bounds where it can go): a dragoman key cannot ride along in the same header
+    if not keys or request.path in _OPEN_PATHS or request.match_info.route.name == URL_ROUTE:
+        return await handler(request)
+    presented = client_key(request)
     # compare against every key, so timing does not tell which (or whether an early one) matched
     matched = False
     for key in keys:

@@ -8,11 +8,13 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 
 from .config import Config, Provider
 from .errors import ProxyError
+from .url_routing import GuardedResolver
 
-__all__ = ["Upstream", "UPSTREAMS", "upstream_sessions"]
+__all__ = ["Upstream", "UPSTREAMS", "URL_SESSION", "upstream_sessions"]
 
 # Small read buffer: aiohttp pauses the upstream socket at twice this much unread data, which is
 # what bounds memory per stream when the client reads slower than the provider writes.
@@ -66,21 +68,23 @@ class Upstream:
         except TimeoutError:
             raise ProxyError(504, f"Upstream provider '{name}' did not answer in time.") from None
         except aiohttp.ClientConnectorError as exc:
-            raise ProxyError(502, f"Cannot connect to upstream provider '{name}': {exc.strerror or type(exc).__name__}.") from None
+            reason = exc.strerror or str(exc.os_error) or type(exc).__name__  # e.g. the SSRF guard's refusal
+            raise ProxyError(502, f"Cannot connect to upstream provider '{name}': {reason}.") from None
         except aiohttp.ClientError as exc:
             raise ProxyError(502, f"Upstream provider '{name}' failed: {type(exc).__name__}.") from None
 
 
 UPSTREAMS = web.AppKey("upstreams", dict[str, Upstream])
+URL_SESSION = web.AppKey("url_session", aiohttp.ClientSession)   # URL-path routing's upstreams
 
 
-def _session(provider: Provider) -> aiohttp.ClientSession:
+def _session(provider: Provider, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(
         total=None,  # a stream has no total time cap
         sock_connect=provider.timeout.connect,
         sock_read=provider.timeout.read,
     )
-    connector = aiohttp.TCPConnector(limit=provider.max_connections, ttl_dns_cache=300)
+    connector = aiohttp.TCPConnector(limit=provider.max_connections, ttl_dns_cache=300, resolver=resolver)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=READ_BUFSIZE,
                                  raise_for_status=False, trust_env=False)
 
@@ -91,9 +95,16 @@ def upstream_sessions(config: Config):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         upstreams = {p.name: Upstream(p, _session(p)) for p in config.providers}
         app[UPSTREAMS] = upstreams
+        sessions = [u.session for u in upstreams.values()]
+        routing = config.url_routing
+        if routing.enabled:
+            # every address a client-named host resolves to passes the SSRF guard
+            template = Provider(name="url", protocol="openai", base_url="http://url", timeout=routing.timeout)
+            app[URL_SESSION] = _session(template, GuardedResolver(routing.allow_private))
+            sessions.append(app[URL_SESSION])
         try:
             yield
         finally:
-            await asyncio.gather(*(u.session.close() for u in upstreams.values()))
+            await asyncio.gather(*(session.close() for session in sessions))
 
     return ctx

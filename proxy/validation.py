@@ -7,11 +7,17 @@ Block contents are not validated beyond "a list of objects", for the same reason
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, with_config
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
 from typing_extensions import TypedDict
-from typing import Annotated, NotRequired
 
 from .errors import ProxyError
 

@@ -89,3 +89,63 @@ def test_check_target_allow_list_and_ip_literals() -> None:
     check_target(loopback, ("127.0.0.1",), True)   # explicitly allowed
     with pytest.raises(ProxyError):
         check_target(parse_url_route("/http/[::1]:8000/v1/m/v1/messages"), ("*",), False)
+
+
+# --- through dragoman ------------------------------------------------------------------------------
+
+import aiohttp  # noqa: E402
+
+from tests.conftest import MockProvider, Reply  # noqa: E402
+
+HELLO = {"model": "claude-sonnet-4-6", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def post(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=HELLO, headers=headers or {"x-api-key": "sk-client-own-key"}) as resp:
+            return resp.status, await resp.json()
+
+
+def routed(dragoman: str, provider: MockProvider, model: str = "llama3") -> str:
+    host = provider.root.split("://", 1)[1]
+    return f"{dragoman}/http/{host}/v1/{model}/v1/messages"
+
+
+async def test_url_route_reaches_the_named_upstream_with_the_clients_key(provider: MockProvider, start_dragoman) -> None:
+    provider.script(Reply.from_fixture("openai-cached-tokens.json"))
+    url = await start_dragoman(url_routing={"enabled": True, "allow_hosts": ["127.0.0.1"], "allow_private": True},
+                               auth={"api_keys": ["dragoman-key"]})
+    status, message = await post(routed(url, provider, "qwen%2Fqwen3-coder") + "?beta=true")
+    assert status == 200 and message["content"][0]["text"] == "OK"
+    assert message["model"] == "claude-sonnet-4-6"
+    assert provider.requests[0]["model"] == "qwen/qwen3-coder"
+    assert provider.headers[0]["Authorization"] == "Bearer sk-client-own-key"
+
+
+async def test_url_route_refuses_private_addresses_and_unlisted_hosts(provider: MockProvider, start_dragoman) -> None:
+    url = await start_dragoman(url_routing={"enabled": True, "allow_hosts": ["127.0.0.1", "localhost"]})
+    status, body = await post(routed(url, provider))
+    assert status == 403 and "127.0.0.1" in body["error"]["message"]
+    host_port = provider.root.split("://", 1)[1]
+    port = host_port.rsplit(":", 1)[1]
+    status, body = await post(f"{url}/http/localhost:{port}/v1/llama3/v1/messages")   # a name resolving to loopback
+    assert status == 502 and "refuses" in body["error"]["message"]
+    status, body = await post(f"{url}/https/example.com/v1/llama3/v1/messages")
+    assert status == 403 and "example.com" in body["error"]["message"]
+    status, body = await post(routed(url, provider), headers={})
+    assert status in (401, 403)
+    assert provider.requests == []
+
+
+async def test_url_routing_is_off_by_default(provider: MockProvider, dragoman: str) -> None:
+    status, body = await post(routed(dragoman, provider))
+    assert status == 404 and body["type"] == "error"
+    assert provider.requests == []
+
+
+def test_enabling_without_an_allow_list_is_a_config_error() -> None:
+    from proxy.config import ConfigError, parse_config
+    with pytest.raises(ConfigError, match="needs allow_hosts"):
+        parse_config({"url_routing": {"enabled": True}, "providers": [
+            {"name": "p", "protocol": "openai", "base_url": "http://x"}], "routes": [{"match": "*", "provider": "p"}]},
+            environ={})

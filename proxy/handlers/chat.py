@@ -15,7 +15,12 @@ import orjson
 import structlog
 from aiohttp import web
 
-from converters.chat_request import ConversionError, MessagesTarget, dropped_options, to_messages_request
+from converters.chat_request import (
+    ConversionError,
+    MessagesTarget,
+    dropped_options,
+    to_messages_request,
+)
 from converters.messages_response import to_chat_completion
 from streaming.chat_encoder import OPENAI_KEEPALIVE, ChatChunkEncoder
 from streaming.messages_decoder import MessagesEventDecoder

@@ -22,18 +22,19 @@ from streaming.messages_encoder import ANTHROPIC_PING, MessagesEncoder
 from streaming.replay import message_events
 
 from ..conditions import Facts, anthropic_facts
-from ..config import Config
+from ..config import Config, Provider, Route
 from ..errors import ProxyError
 from ..exchange import checked_response, read_body, read_json, relay_stream
 from ..fallback import Outbound, first_answer
 from ..flavors import chat_target, with_extra_body
-from ..middlewares import ACCESS, AccessRecord
+from ..middlewares import ACCESS, AccessRecord, client_key
 from ..routing import Target, candidates, resolve
-from ..upstream import UPSTREAMS, Upstream
+from ..upstream import UPSTREAMS, URL_SESSION, Upstream
+from ..url_routing import UrlTarget, check_target, parse_url_route
 from ..validation import parse_count_tokens_request, parse_messages_request
 from . import passthrough
 
-__all__ = ["routes", "CONFIG"]
+__all__ = ["routes", "CONFIG", "url_routed_message"]
 
 routes = web.RouteTableDef()
 CONFIG = web.AppKey("config", Config)
@@ -80,12 +81,47 @@ async def _send(request: web.Request, config: Config, record: AccessRecord) -> t
 
 @routes.post("/v1/messages")
 async def create_message(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    plan, response = await _send(request, config, request[ACCESS])
+    return await _answer(request, config, plan, response, request.app[UPSTREAMS][plan.target.provider.name])
+
+
+async def url_routed_message(request: web.Request) -> web.StreamResponse:
+    """POST /{scheme}/{host}/{base path}/{model}/v1/messages (proxy/url_routing.py): the upstream
+    named in the path, the client's key as its Bearer key. Registered only when enabled."""
     config, record = request.app[CONFIG], request[ACCESS]
-    plan, response = await _send(request, config, record)
+    routing = config.url_routing
+    named = parse_url_route(request.raw_path.split("?", 1)[0])
+    check_target(named, routing.allow_hosts, routing.allow_private)
+    key = client_key(request)
+    if not key:
+        raise ProxyError(401, "URL-path routing sends your key to the upstream as its Bearer key: send one "
+                              "as x-api-key or Authorization: Bearer.")
+    plan, response = await _send_to_url(request, config, record, named, key)
+    return await _answer(request, config, plan, response, Upstream(plan.target.provider, request.app[URL_SESSION]))
+
+
+async def _send_to_url(request: web.Request, config: Config, record: AccessRecord, named: UrlTarget,
+                       key: str) -> tuple[_Plan, aiohttp.ClientResponse]:
+    raw = await read_body(request, config.server.max_body_bytes)
+    body = parse_messages_request(raw)
+    record.client_model, record.stream = body["model"], body.get("stream") is True
+    provider = Provider(name=f"url:{named.host}", protocol="openai", base_url=named.base_url, api_key=key,
+                        timeout=config.url_routing.timeout)
+    target = Target(Route(match=named.model, provider=provider.name), provider, named.model, body["model"])
+    upstream = Upstream(provider, request.app[URL_SESSION])
+    record.provider, record.upstream_model = provider.name, named.model
+    plan, outbound = _plan(raw, body, target, upstream, request.headers)
+    return plan, await upstream.post(outbound.url, outbound.body, outbound.headers)
+
+
+async def _answer(request: web.Request, config: Config, plan: _Plan, response: aiohttp.ClientResponse,
+                  upstream: Upstream) -> web.StreamResponse:
+    """The provider's answer in the Anthropic dialect: relayed as it is, or translated."""
+    record = request[ACCESS]
     target, tool_names = plan.target, plan.tool_names
     if plan.passthrough:
         return await passthrough.respond(request, response, "anthropic", target.provider.name)
-    upstream = request.app[UPSTREAMS][target.provider.name]
 
     async with checked_response(upstream, response):
         if not plan.stream:
