@@ -89,7 +89,7 @@ class Provider(_Model):
     models: tuple[str, ...] = ()           # extra ids listed by GET /v1/models
     max_connections: int = Field(0, ge=0)  # 0: unlimited concurrent upstream requests
     # openai protocol: which OpenAI-compatible dialect, for the quirks each has (README cookbook)
-    flavor: Literal["openai", "azure", "gemini", "deepseek", "openrouter", "groq", "ollama", "vllm"] = "openai"
+    flavor: Literal["openai", "azure", "gemini", "vertex", "deepseek", "openrouter", "groq", "ollama", "vllm"] = "openai"
     api_version: str | None = None         # azure: the deployments URL form's api-version
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # send Claude's thinking as reasoning_effort (many models reject the field)
@@ -116,6 +116,8 @@ class Provider(_Model):
             raise ValueError(f"flavor {self.flavor!r} is for protocol: openai providers")
         if self.api_version is not None and self.flavor != "azure":
             raise ValueError("api_version is only used by flavor: azure")
+        if self.flavor == "vertex" and self.api_key:
+            raise ValueError("flavor vertex authenticates with Google Application Default Credentials, not api_key")
         return self
 
 

@@ -5,6 +5,8 @@ table says which provider needs which, so no converter ever asks which provider 
 URL and auth-header differences (Azure) live with the connection, in proxy/upstream.py.
 
 - gemini: tool schemas cleaned of the JSON Schema keywords Gemini's endpoint rejects;
+- vertex: Gemini on Vertex AI's OpenAI-compatible endpoint: the same schema cleaning, and a
+  Google access token from Application Default Credentials (proxy/google_auth.py) as the key;
 - deepseek: assistant thinking sent back as reasoning_content on tool-call turns;
 - azure: deployment URLs and the api-key header (upstream.py); o-series deployments want
   ``max_tokens_field: max_completion_tokens``;
@@ -31,7 +33,7 @@ def chat_target(target: Target) -> ChatTarget:
         default_max_tokens=route.default_max_tokens,
         reasoning_effort=provider.reasoning_effort,
         max_tokens_field=provider.max_tokens_field,
-        gemini_schemas=provider.flavor == "gemini",
+        gemini_schemas=provider.flavor in ("gemini", "vertex"),
         reasoning_passback=provider.flavor == "deepseek",
     )
 

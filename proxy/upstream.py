@@ -12,6 +12,7 @@ from aiohttp.abc import AbstractResolver
 
 from .config import Config, Provider
 from .errors import ProxyError
+from .google_auth import GoogleToken
 from .url_routing import GuardedResolver
 
 __all__ = ["Upstream", "UPSTREAMS", "URL_SESSION", "upstream_sessions"]
@@ -24,11 +25,13 @@ READ_BUFSIZE = 16 * 1024
 class Upstream:
     """A provider's connection pool plus the headers every request to it carries."""
 
-    __slots__ = ("provider", "session", "_headers")
+    __slots__ = ("provider", "session", "_headers", "_google")
 
     def __init__(self, provider: Provider, session: aiohttp.ClientSession) -> None:
         self.provider = provider
         self.session = session
+        # Vertex AI: a Google access token from Application Default Credentials, per request
+        self._google = GoogleToken() if provider.flavor == "vertex" else None
         headers = {"Content-Type": "application/json"}
         if provider.protocol == "anthropic":
             if provider.api_key:
@@ -62,6 +65,8 @@ class Upstream:
         Connection failures and timeouts before the response starts become ProxyErrors.
         """
         headers = self._headers if not extra_headers else {**self._headers, **extra_headers}
+        if self._google is not None:
+            headers = {**headers, "Authorization": f"Bearer {await self._google.token()}"}
         name = self.provider.name
         try:
             return await self.session.post(url, data=body, headers=headers)

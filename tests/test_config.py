@@ -159,7 +159,7 @@ def test_readme_provider_cookbook_entries_are_valid_config() -> None:
     section = readme[readme.index("## Provider cookbook"):]
     block = section[section.index("```yaml") + len("```yaml"):section.index("```", section.index("```yaml") + 7)]
     providers = yaml.safe_load(block)
-    assert len(providers) == 11
+    assert len(providers) == 12
     config = parse_config({"providers": providers,
                            "routes": [{"match": "*", "provider": p["name"]} for p in providers]}, environ={})
     azure = config.provider("azure")

@@ -160,3 +160,34 @@ def test_flavor_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="flavor 'gemini' is for protocol: openai"):
         parse_config({"providers": [{"name": "p", "protocol": "anthropic", "base_url": "http://x", "flavor": "gemini"}],
                       "routes": [{"match": "*", "provider": "p"}]}, environ={})
+
+
+async def test_vertex_uses_a_google_token_and_gemini_schemas(upstream, aiohttp_server, monkeypatch) -> None:
+    import datetime
+
+    google_auth = pytest.importorskip("google.auth", reason="google-auth is the optional 'vertex' extra")
+
+    class Credentials:
+        token, expiry, refreshes = None, None, 0
+
+        def refresh(self, request) -> None:
+            self.refreshes += 1
+            self.token = f"ya29.vertex-{self.refreshes}"
+            self.expiry = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(hours=1)
+
+    credentials = Credentials()
+    monkeypatch.setattr(google_auth, "default", lambda scopes: (credentials, "proj"))
+    provider, base = upstream
+    provider.replies += [load_fixture("gemini-openai-tool-call-empty-id.json")] * 2
+    vertex_base = f"{base}/v1/projects/proj/locations/us-central1/endpoints/openapi"
+    url = await dragoman_for(aiohttp_server, {"flavor": "vertex", "base_url": vertex_base},
+                             {"model": "google/gemini-2.5-pro"})
+    tool = {"name": "fetch", "input_schema": {"type": "object", "additionalProperties": False,
+                                              "properties": {"url": {"type": "string", "format": "uri"}}}}
+    for _ in range(2):
+        status, _message = await post(url, {**HELLO, "tools": [tool]})
+        assert status == 200
+    assert [seen["headers"]["authorization"] for seen in provider.seen] == ["Bearer ya29.vertex-1"] * 2
+    assert provider.seen[0]["path"] == "/v1/projects/proj/locations/us-central1/endpoints/openapi/chat/completions"
+    assert provider.seen[0]["body"]["tools"][0]["function"]["parameters"] == {
+        "type": "object", "properties": {"url": {"type": "string"}}}
