@@ -20,15 +20,30 @@ __all__ = ["Facts", "anthropic_facts", "openai_facts", "admits"]
 
 
 class Facts:
-    """What route conditions look at in one request."""
+    """What route conditions look at in one request, each read only if a route asks: most
+    configs have no conditions, and a request should not pay for them then."""
 
-    __slots__ = ("thinking", "tools", "_count", "_tokens")
+    __slots__ = ("_read_thinking", "_read_tools", "_count", "_thinking", "_tools", "_tokens")
 
-    def __init__(self, thinking: bool, tools: tuple[tuple[str, str], ...], count: Callable[[], int]) -> None:
-        self.thinking = thinking
-        self.tools = tools          # (name, server-tool type or ""), one per tool
-        self._count = count
+    def __init__(self, thinking: Callable[[], bool], tools: Callable[[], tuple[tuple[str, str], ...]],
+                 count: Callable[[], int]) -> None:
+        self._read_thinking, self._read_tools, self._count = thinking, tools, count
+        self._thinking: bool | None = None
+        self._tools: tuple[tuple[str, str], ...] | None = None
         self._tokens: int | None = None
+
+    @property
+    def thinking(self) -> bool:
+        if self._thinking is None:
+            self._thinking = self._read_thinking()
+        return self._thinking
+
+    @property
+    def tools(self) -> tuple[tuple[str, str], ...]:
+        """(name, server-tool type or ""), one per tool."""
+        if self._tools is None:
+            self._tools = self._read_tools()
+        return self._tools
 
     @property
     def input_tokens(self) -> int:
@@ -60,26 +75,36 @@ def admits(route: Route, facts: Facts | None) -> bool:
 def anthropic_facts(body: dict[str, Any]) -> Facts:
     """A Messages request: thinking is on when ``thinking.type`` is enabled or adaptive; server
     tools (``type`` other than custom) keep their type for prefix matching."""
-    thinking = body.get("thinking")
-    tools = tuple((str(tool.get("name") or ""), _server_type(tool.get("type")))
-                  for tool in body.get("tools") or () if isinstance(tool, dict))
-    return Facts(isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"), tools,
-                 lambda: count_tokens(body))
+    def thinking() -> bool:
+        setting = body.get("thinking")
+        return isinstance(setting, dict) and setting.get("type") in ("enabled", "adaptive")
+
+    def tools() -> tuple[tuple[str, str], ...]:
+        return tuple((str(tool.get("name") or ""), _server_type(tool.get("type")))
+                     for tool in body.get("tools") or () if isinstance(tool, dict))
+
+    return Facts(thinking, tools, lambda: count_tokens(body))
 
 
 def openai_facts(body: dict[str, Any]) -> Facts:
     """A Chat Completions request: thinking is a ``reasoning_effort`` other than none (what the
     translation turns into thinking); ``web_search_options`` counts as a web_search tool."""
-    tools: list[tuple[str, str]] = []
-    for tool in body.get("tools") or ():
-        if isinstance(tool, dict):
-            function = tool.get("function")
-            name = function.get("name") if isinstance(function, dict) else tool.get("name")
-            tools.append((str(name or ""), _server_type(tool.get("type"), custom="function")))
-    if body.get("web_search_options") is not None:
-        tools.append(("web_search", "web_search"))
-    effort = body.get("reasoning_effort")
-    return Facts(effort is not None and effort != "none", tuple(tools), lambda: _openai_tokens(body))
+    def thinking() -> bool:
+        effort = body.get("reasoning_effort")
+        return effort is not None and effort != "none"
+
+    def tools() -> tuple[tuple[str, str], ...]:
+        found: list[tuple[str, str]] = []
+        for tool in body.get("tools") or ():
+            if isinstance(tool, dict):
+                function = tool.get("function")
+                name = function.get("name") if isinstance(function, dict) else tool.get("name")
+                found.append((str(name or ""), _server_type(tool.get("type"), custom="function")))
+        if body.get("web_search_options") is not None:
+            found.append(("web_search", "web_search"))
+        return tuple(found)
+
+    return Facts(thinking, tools, lambda: _openai_tokens(body))
 
 
 def _server_type(kind: Any, custom: str = "custom") -> str:

@@ -7,6 +7,7 @@ the file, the key path and what was expected, instead of being silently ignored.
 from __future__ import annotations
 
 import fnmatch
+from functools import cached_property
 import os
 import re
 from collections.abc import Mapping
@@ -165,17 +166,22 @@ class Route(_Model):
             raise ValueError("name the fallbacks either in a provider list or in fallbacks, not both")
         return self
 
-    @property
+    # Computed once per (immutable) route: routing runs on every request.
+    @cached_property
     def chain(self) -> tuple[ProviderRef, ...]:
         """Every provider of the route, in the order they are tried."""
         return self.provider + self.fallbacks
 
-    @property
+    @cached_property
     def conditional(self) -> bool:
         return self.thinking is not None or self.min_input_tokens is not None or bool(self.tools_include)
 
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return re.compile(fnmatch.translate(self.match))
+
     def matches(self, model: str) -> bool:
-        return fnmatch.fnmatchcase(model, self.match)
+        return self._pattern.match(model) is not None
 
 
 class Config(_Model):
@@ -200,8 +206,12 @@ class Config(_Model):
                         raise ValueError(f"{where}: unknown provider {ref.provider!r} (known: {', '.join(names)})")
         return self
 
+    @cached_property
+    def _providers(self) -> dict[str, Provider]:
+        return {p.name: p for p in self.providers}
+
     def provider(self, name: str) -> Provider:
-        return next(p for p in self.providers if p.name == name)
+        return self._providers[name]
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

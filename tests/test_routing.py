@@ -100,10 +100,10 @@ def test_token_count_only_when_a_route_that_could_match_asks() -> None:
     cfg = config([{"match": "gpt-*", "min_input_tokens": 10, "provider": "a"},
                   {"match": "*", "thinking": True, "min_input_tokens": 10, "provider": "a"},
                   {"match": "*", "provider": "b"}])
-    facts = Facts(False, (), counting)
+    facts = Facts(lambda: False, tuple, counting)
     assert resolve(cfg, "claude-x", "anthropic", facts).provider.name == "b"
     assert calls == []        # neither the other glob nor a failed thinking condition needed a count
-    facts = Facts(True, (), counting)
+    facts = Facts(lambda: True, tuple, counting)
     assert resolve(cfg, "claude-x", "anthropic", facts).provider.name == "b"
     assert resolve(cfg, "claude-y", "anthropic", facts).provider.name == "b"
     assert calls == [1]       # counted once per request, however many routes ask
