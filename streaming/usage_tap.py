@@ -100,7 +100,7 @@ def json_usage(body: bytes, dialect: Literal["anthropic", "openai"]) -> dict[str
     keys = ("input_tokens", "output_tokens") if dialect == "anthropic" else ("prompt_tokens", "completion_tokens")
     if not isinstance(usage, dict):
         return {}
-    return {name: usage[key] for key, name in zip(keys, ("input_tokens", "output_tokens"))
+    return {name: usage[key] for key, name in zip(keys, ("input_tokens", "output_tokens"), strict=True)
             if type(usage.get(key)) is int}
 
 
