@@ -274,9 +274,9 @@ def upstream_error(error: Any) -> StreamFailure:
     status = status if isinstance(status, int) else 0
     kind = str(error.get("type") or "")
     if status == 429 or "rate_limit" in kind:
-        return StreamFailure("rate_limit_error", message, 429)
+        return StreamFailure("rate_limit_error", message)
     if status in (503, 529) or "overloaded" in kind:
-        return StreamFailure("overloaded_error", message, 529)
+        return StreamFailure("overloaded_error", message)
     if status == 400 or kind == "invalid_request_error":
-        return StreamFailure("invalid_request_error", message, 400)
-    return StreamFailure("api_error", message, 502)
+        return StreamFailure("invalid_request_error", message)
+    return StreamFailure("api_error", message)

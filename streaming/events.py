@@ -62,7 +62,6 @@ class StreamFailure:
 
     error_type: str   # Anthropic error type: api_error, overloaded_error, rate_limit_error, ...
     message: str
-    status: int = 502
 
 
 Event = MessageStart | BlockStart | BlockDelta | BlockStop | MessageEnd | StreamFailure

@@ -29,14 +29,8 @@ from .events import (
     BLOCK_STOP, BlockDelta, BlockKind, BlockStart, DeltaKind, Event, MessageEnd, MessageStart, StreamFailure,
 )
 
-__all__ = ["MessagesEventDecoder", "ERROR_STATUS"]
+__all__ = ["MessagesEventDecoder"]
 
-# Anthropic error type -> the HTTP status it stands for (api_error: the upstream failed, 502).
-ERROR_STATUS = {
-    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
-    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
-    "rate_limit_error": 429, "api_error": 502, "timeout_error": 504, "overloaded_error": 529,
-}
 _DELTA_KIND: dict[Any, tuple[DeltaKind, str]] = {
     "text_delta": ("text", "text"),
     "thinking_delta": ("thinking", "thinking"),
@@ -144,8 +138,8 @@ class MessagesEventDecoder:
 
 
 def _failure(error: Any) -> StreamFailure:
-    """An Anthropic ``error`` event's body -> StreamFailure with the status its type stands for."""
+    """An Anthropic ``error`` event's body -> StreamFailure (its type is already Anthropic's)."""
     error = error if isinstance(error, dict) else {}
     error_type = str(error.get("type") or "api_error")
     message = str(error.get("message") or "The upstream provider reported an error mid-stream.")
-    return StreamFailure(error_type, message, ERROR_STATUS.get(error_type, 502))
+    return StreamFailure(error_type, message)

@@ -269,14 +269,13 @@ def test_error_event_mid_stream_is_an_error_frame_and_no_done() -> None:
     assert chunks[-2]["choices"][0]["delta"] == {"content": "Hel"}
 
 
-@pytest.mark.parametrize(("error_type", "status"), [
-    ("overloaded_error", 529), ("rate_limit_error", 429), ("api_error", 502),
-    ("invalid_request_error", 400), ("something_new", 502)])
-def test_error_event_status(error_type: str, status: int) -> None:
+@pytest.mark.parametrize("error_type", ["overloaded_error", "rate_limit_error", "api_error",
+                                        "invalid_request_error", "something_new"])
+def test_error_event_ends_the_message(error_type: str) -> None:
     decoder = MessagesEventDecoder()
     decoder.feed(START)
     events = decoder.feed({"type": "error", "error": {"type": error_type, "message": "m"}})
-    assert events == [StreamFailure(error_type, "m", status)]
+    assert events == [StreamFailure(error_type, "m")]
     assert decoder.feed(TEXT[0]) == [] and decoder.finish(done=False) == []
 
 
