@@ -17,10 +17,26 @@ from typing import Any
 
 import orjson
 
-__all__ = ["STOP_TO_FINISH", "BLOCK_SEPARATOR", "to_chat_completion", "chat_usage"]
+__all__ = ["STOP_TO_FINISH", "ERROR_TYPE_TO_OPENAI", "BLOCK_SEPARATOR", "to_chat_completion", "chat_usage", "openai_error"]
 
 # Anthropic stop_reason -> OpenAI finish_reason; an unknown reason is treated as "stop".
 # pause_turn (server tools hit their iteration limit) has no OpenAI form: the answer so far stands.
+# Anthropic error type -> OpenAI error type (429 is "rate_limit_exceeded", overload a server
+# error); the Anthropic type itself travels in ``code`` for clients that want the finer reason.
+ERROR_TYPE_TO_OPENAI: dict[str, str] = {
+    "invalid_request_error": "invalid_request_error", "authentication_error": "authentication_error",
+    "permission_error": "permission_error", "not_found_error": "not_found_error",
+    "request_too_large": "invalid_request_error", "rate_limit_error": "rate_limit_exceeded",
+    "timeout_error": "timeout", "overloaded_error": "server_error", "api_error": "server_error",
+}
+
+
+def openai_error(error_type: str, message: str, param: str | None = None) -> dict[str, Any]:
+    """The ``{"error": {...}}`` body OpenAI clients read, for an Anthropic-style error type."""
+    return {"error": {"message": message, "type": ERROR_TYPE_TO_OPENAI.get(error_type, "server_error"),
+                      "param": param, "code": error_type}}
+
+
 STOP_TO_FINISH: dict[str, str] = {
     "end_turn": "stop",
     "stop_sequence": "stop",

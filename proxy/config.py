@@ -7,10 +7,10 @@ the file, the key path and what was expected, instead of being silently ignored.
 from __future__ import annotations
 
 import fnmatch
-from functools import cached_property
 import os
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 

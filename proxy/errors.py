@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from converters.messages_response import openai_error
+
 __all__ = [
     "ProxyError", "anthropic_error_body", "openai_error_body", "upstream_error", "redact",
     "error_response",
@@ -23,13 +25,6 @@ _ANTHROPIC_TYPES = {
     404: "not_found_error", 405: "invalid_request_error", 413: "request_too_large",
     429: "rate_limit_error", 500: "api_error", 502: "api_error", 503: "overloaded_error",
     504: "timeout_error", 529: "overloaded_error",
-}
-# OpenAI error type for each status.
-_OPENAI_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 405: "invalid_request_error", 413: "invalid_request_error",
-    429: "rate_limit_exceeded", 500: "server_error", 502: "server_error", 503: "server_error",
-    504: "timeout", 529: "server_error",
 }
 _SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|sk-ant-[A-Za-z0-9_\-*]{6,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
 
@@ -65,8 +60,7 @@ def anthropic_error_body(error: ProxyError) -> dict[str, Any]:
 
 def openai_error_body(error: ProxyError) -> dict[str, Any]:
     """OpenAI's error shape; ``code`` carries the Anthropic-style type for finer handling."""
-    return {"error": {"message": error.message, "type": _OPENAI_TYPES.get(error.status, "server_error"),
-                      "param": error.param, "code": error.error_type}}
+    return openai_error(error.error_type, error.message, error.param)
 
 
 def error_response(error: ProxyError, dialect: str) -> web.Response:

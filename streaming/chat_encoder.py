@@ -17,25 +17,29 @@ from typing import Any
 
 import orjson
 
-from converters.messages_response import STOP_TO_FINISH, chat_usage
+from converters.messages_response import STOP_TO_FINISH, chat_usage, openai_error
 
-from .events import BlockDelta, BlockStart, Event, MessageEnd, MessageStart, StreamFailure
+from .events import (
+    BlockDelta,
+    BlockStart,
+    Event,
+    MessageEnd,
+    MessageStart,
+    StreamFailure,
+)
 
-__all__ = ["ChatChunkEncoder", "OPENAI_KEEPALIVE", "OPENAI_ERROR_TYPES"]
+__all__ = ["ChatChunkEncoder", "OPENAI_KEEPALIVE", "openai_error_frame"]
 
 OPENAI_KEEPALIVE = b": keepalive\n\n"
 _DONE = b"data: [DONE]\n\n"
 _TAIL = b',"finish_reason":null,"logprobs":null}]}\n\n'
 _CONTENT = b'{"content":'
 _REASONING = b'{"reasoning_content":'
-# Anthropic error type (what StreamFailure and the pump carry) -> OpenAI error type; the
-# Anthropic type itself goes in ``code``.
-OPENAI_ERROR_TYPES = {
-    "invalid_request_error": "invalid_request_error", "authentication_error": "authentication_error",
-    "permission_error": "permission_error", "not_found_error": "not_found_error",
-    "request_too_large": "invalid_request_error", "rate_limit_error": "rate_limit_exceeded",
-    "timeout_error": "timeout", "overloaded_error": "server_error", "api_error": "server_error",
-}
+
+
+def openai_error_frame(error_type: str, message: str) -> bytes:
+    """The ``data: {"error": ...}`` frame that ends a broken OpenAI-dialect stream."""
+    return b"data: " + orjson.dumps(openai_error(error_type, message)) + b"\n\n"
 
 
 class ChatChunkEncoder:
@@ -88,9 +92,7 @@ class ChatChunkEncoder:
         if self._state == 2:
             return b""
         self._state = 2
-        error = {"message": message, "type": OPENAI_ERROR_TYPES.get(error_type, "server_error"),
-                 "param": None, "code": error_type}
-        return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+        return openai_error_frame(error_type, message)
 
     def _block_start(self, event: BlockStart) -> bytes:
         self._open = event.kind

@@ -26,7 +26,15 @@ import orjson
 from converters.messages_response import BLOCK_SEPARATOR
 
 from .events import (
-    BLOCK_STOP, BlockDelta, BlockKind, BlockStart, DeltaKind, Event, MessageEnd, MessageStart, StreamFailure,
+    BLOCK_STOP,
+    BlockDelta,
+    BlockKind,
+    BlockStart,
+    DeltaKind,
+    Event,
+    MessageEnd,
+    MessageStart,
+    StreamFailure,
 )
 
 __all__ = ["MessagesEventDecoder"]

@@ -15,9 +15,17 @@ import orjson
 
 from converters.usage import empty_usage
 
-from .events import BlockDelta, BlockStart, BlockStop, Event, MessageEnd, MessageStart, StreamFailure
+from .events import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    Event,
+    MessageEnd,
+    MessageStart,
+    StreamFailure,
+)
 
-__all__ = ["MessagesEncoder", "anthropic_frame", "ANTHROPIC_PING"]
+__all__ = ["MessagesEncoder", "anthropic_frame", "anthropic_error_frame", "ANTHROPIC_PING"]
 
 ANTHROPIC_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
@@ -36,6 +44,11 @@ _EMPTY_BLOCK: dict[str, dict[str, Any]] = {
 
 def anthropic_frame(event: str, payload: dict[str, Any]) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def anthropic_error_frame(error_type: str, message: str) -> bytes:
+    """The ``event: error`` frame that ends a broken Anthropic-dialect stream."""
+    return anthropic_frame("error", {"type": "error", "error": {"type": error_type, "message": message}})
 
 
 class MessagesEncoder:
@@ -92,7 +105,7 @@ class MessagesEncoder:
         if self._state == 2:
             return b""
         self._state = 2
-        return anthropic_frame("error", {"type": "error", "error": {"type": error_type, "message": message}})
+        return anthropic_error_frame(error_type, message)
 
     def _block_start(self, event: BlockStart) -> bytes:
         self._index += 1

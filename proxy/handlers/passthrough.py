@@ -19,8 +19,8 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from converters.thinking import SYNTHETIC_SIGNATURE_PREFIX, is_synthetic_signature
-from streaming.chat_encoder import OPENAI_ERROR_TYPES
-from streaming.messages_encoder import anthropic_frame
+from streaming.chat_encoder import openai_error_frame
+from streaming.messages_encoder import anthropic_error_frame
 from streaming.usage_tap import UsageTap, json_usage
 
 from ..config import Provider
@@ -161,8 +161,5 @@ def _note_usage(record: AccessRecord, usage: dict[str, int]) -> None:
 
 def _failure_frame(dialect: Dialect, error_type: str, message: str) -> bytes:
     """The error frame that ends a stream the upstream broke off, in the client's dialect."""
-    if dialect == "anthropic":
-        return anthropic_frame("error", {"type": "error", "error": {"type": error_type, "message": message}})
-    error = {"message": message, "type": OPENAI_ERROR_TYPES.get(error_type, "server_error"),
-             "param": None, "code": error_type}
-    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+    frame = anthropic_error_frame if dialect == "anthropic" else openai_error_frame
+    return frame(error_type, message)
