@@ -54,6 +54,20 @@ class Reply:
                    chunk_size=chunk_size if stream else 0)
 
     @classmethod
+    def slow(cls, name: str, delay: float = 0.05) -> Reply:
+        """A recorded stream in 97-byte pieces, ``delay`` apart: still running when a client leaves."""
+        reply = cls.from_fixture(name)
+        reply.delay = delay
+        return reply
+
+    @classmethod
+    def hanging(cls, name: str, size: int) -> Reply:
+        """The first ``size`` bytes of a recorded stream, then silence without end."""
+        reply = cls.from_fixture(name)
+        reply.body, reply.hang = reply.body[:size], -1
+        return reply
+
+    @classmethod
     def sse(cls, *payloads: Any, done: bool = True, chunk_size: int = 0) -> Reply:
         body = b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
         if done:
@@ -132,6 +146,22 @@ class MockProvider:
             return response
         await response.write_eof()
         return response
+
+
+async def leave_mid_stream(session: Any, url: str, body: dict[str, Any], marker: bytes,
+                           min_bytes: int = 0) -> bytes:
+    """POST a streaming request, read until ``marker`` (and ``min_bytes``) arrived, then drop the
+    connection the way a client that goes away does."""
+    received = b""
+    resp = await session.post(url, json=body)
+    assert resp.status == 200
+    async with asyncio.timeout(10):
+        while len(received) < min_bytes or marker not in received:
+            piece = await resp.content.readany()
+            assert piece, "the stream ended before the client could disconnect"
+            received += piece
+    resp.close()  # closes the connection, not just the response
+    return received
 
 
 def make_config(provider_url: str, provider_root: str = "http://127.0.0.1:9", **overrides: Any) -> Config:

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from proxy.app import create_app
 from proxy.upstream import UPSTREAMS
-from tests.conftest import MockProvider, Reply, make_config
+from tests.conftest import MockProvider, Reply, leave_mid_stream, make_config
 
 BODY = {"model": "claude-sonnet-4-6", "max_tokens": 100, "stream": True,
         "messages": [{"role": "user", "content": "Hello"}]}
@@ -38,32 +38,17 @@ def start_server(aiohttp_server: Callable[..., Awaitable[TestServer]], provider:
 
 def slow_reply() -> Reply:
     # deepseek-stream-reasoning-content.json: ~700 pieces of 97 bytes, 50 ms apart (~35 s in all)
-    reply = Reply.from_fixture("deepseek-stream-reasoning-content.json")
-    reply.delay = 0.05
-    return reply
+    return Reply.slow("deepseek-stream-reasoning-content.json")
 
 
 def hanging_reply() -> Reply:
-    # the first ~2 kB of the stream, then silence without end
-    reply = Reply.from_fixture("deepseek-stream-reasoning-content.json")
-    reply.body = reply.body[:2000]
-    reply.hang = -1
-    return reply
+    return Reply.hanging("deepseek-stream-reasoning-content.json", 2000)
 
 
 async def read_then_disconnect(url: str, min_bytes: int = 200) -> bytes:
     """Open a stream, read until some content arrived, then drop the connection."""
-    received = b""
     async with aiohttp.ClientSession() as session:
-        resp = await session.post(url + "/v1/messages", json=BODY)
-        assert resp.status == 200
-        async with asyncio.timeout(10):
-            while len(received) < min_bytes or b"content_block_delta" not in received:
-                piece = await resp.content.readany()
-                assert piece, "the stream ended before the client could disconnect"
-                received += piece
-        resp.close()  # closes the connection, not just the response
-    return received
+        return await leave_mid_stream(session, url + "/v1/messages", BODY, b"content_block_delta", min_bytes)
 
 
 @pytest.mark.parametrize("reply", [slow_reply, hanging_reply], ids=["slow", "hang"])

@@ -28,7 +28,7 @@ from proxy.handlers.passthrough import anthropic_headers, anthropic_request
 from proxy.routing import resolve
 from proxy.upstream import UPSTREAMS
 from streaming.usage_tap import UsageTap
-from tests.conftest import MockProvider, Reply, load_fixture, make_config
+from tests.conftest import MockProvider, Reply, leave_mid_stream, load_fixture, make_config
 
 OPENAI_KEY = "sk-upstream-secret-0123456789"
 ANTHROPIC_KEY = "sk-ant-upstream-secret-0123456789"
@@ -324,20 +324,11 @@ async def test_upstream_cut_inside_an_event_cuts_the_client(provider: MockProvid
 async def test_disconnect_mid_stream_cancels_the_upstream(provider: MockProvider, start) -> None:  # type: ignore[no-untyped-def]
     server = await start()
     url = str(server.make_url("")).rstrip("/")
-    reply = Reply.from_fixture("anthropic-stream-thinking-signature.json")
-    reply.delay = 0.05   # ~170 pieces, 50 ms apart
-    provider.script(reply)
-    received = b""
+    provider.script(Reply.slow("anthropic-stream-thinking-signature.json"))   # ~170 pieces, 50 ms apart
     async with aiohttp.ClientSession() as session:
-        resp = await session.post(url + "/v1/messages", json={
-            "model": "claude-x", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-        assert resp.status == 200
-        async with asyncio.timeout(10):
-            while b"content_block_delta" not in received:
-                piece = await resp.content.readany()
-                assert piece, "the stream ended before the client could disconnect"
-                received += piece
-        resp.close()
+        received = await leave_mid_stream(session, url + "/v1/messages", {
+            "model": "claude-x", "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+            b"content_block_delta")
     assert received.startswith(b"event: message_start\n")
     await asyncio.wait_for(provider.cancelled.wait(), 1.0)
     connector = server.app[UPSTREAMS]["claude"].session.connector

@@ -26,7 +26,7 @@ import pydantic
 import pytest
 
 from streaming.sse import SSEParser
-from tests.conftest import FIXTURES, MockProvider, Reply, load_fixture
+from tests.conftest import FIXTURES, MockProvider, Reply, leave_mid_stream, load_fixture
 
 UPSTREAM_KEY = "sk-ant-upstream-secret-0123456789"
 CLIENT_KEY = "k"
@@ -1090,32 +1090,19 @@ async def test_upstream_silent_non_streaming(provider: MockProvider, start_drago
 
 def slow_reply() -> Reply:
     # anthropic-stream-thinking-signature.json: ~100 pieces of 97 bytes, 50 ms apart (~5 s in all)
-    reply = Reply.from_fixture("anthropic-stream-thinking-signature.json")
-    reply.delay = 0.05
-    return reply
+    return Reply.slow("anthropic-stream-thinking-signature.json")
 
 
 def hanging_reply() -> Reply:
-    # the first ~1.5 kB of the stream, then silence without end
-    reply = Reply.from_fixture("anthropic-stream-thinking-signature.json")
-    reply.body, reply.hang = reply.body[:1500], -1
-    return reply
+    return Reply.hanging("anthropic-stream-thinking-signature.json", 1500)
 
 
 @pytest.mark.parametrize("reply", [slow_reply, hanging_reply], ids=["slow", "hang"])
 async def test_disconnect_cancels_upstream(provider: MockProvider, dragoman: str, reply: Any) -> None:
     provider.script(reply())
-    received = b""
     async with aiohttp.ClientSession() as session:
-        resp = await session.post(dragoman + "/v1/chat/completions",
-                                  json={**GOOD, "stream": True, "reasoning_effort": "low"})
-        assert resp.status == 200
-        async with asyncio.timeout(10):
-            while b"reasoning_content" not in received:
-                piece = await resp.content.readany()
-                assert piece, "the stream ended before the client could disconnect"
-                received += piece
-        resp.close()
+        received = await leave_mid_stream(session, dragoman + "/v1/chat/completions",
+                                          {**GOOD, "stream": True, "reasoning_effort": "low"}, b"reasoning_content")
     assert received.startswith(b"data: {")
     await asyncio.wait_for(provider.cancelled.wait(), 1.0)
     assert len(provider.requests) == 1
