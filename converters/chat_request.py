@@ -17,7 +17,7 @@ debug log). Unknown fields are ignored. Rules that are choices rather than trans
 - ``temperature`` is clamped to Anthropic's 0..1: OpenAI's 1..2 means "more random than the
   default" and 1.0 is Anthropic's most random, while scaling would change the meaning of the
   0..1 values clients actually send.
-- ``reasoning_effort`` -> ``thinking: {type: enabled, budget_tokens}`` from _EFFORT_BUDGET
+- ``reasoning_effort`` -> ``thinking: {type: enabled, budget_tokens}`` from EFFORT_TO_BUDGET
   (none: off; minimal 1024, low 2048, medium 8192, high 24576, xhigh and max 32768). The budget
   must be below max_tokens. OpenAI's max_completion_tokens counts reasoning too, so max_tokens
   is raised to budget + max_tokens when needed. Under the route ceiling, the budget shrinks to
@@ -48,11 +48,11 @@ from typing import Any
 
 from converters.chat_messages import ConversionError
 from converters.chat_turns import to_anthropic_turns
+from converters.reasoning import EFFORT_TO_BUDGET, MIN_BUDGET
 
 __all__ = ["MessagesTarget", "ConversionError", "to_messages_request", "dropped_options"]
 
-_EFFORT_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768}
-_MIN_BUDGET = _ANSWER_ROOM = 1024
+_ANSWER_ROOM = 1024
 _JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else: no prose, no code fences."
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 _PERSONAL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|\+?[\d\s().-]{7,}")
@@ -109,11 +109,11 @@ def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> dict[st
         if choice is not None:
             out["tool_choice"] = choice
     effort = body.get("reasoning_effort")
-    if effort is not None and effort not in _EFFORT_BUDGET and effort != "none":
+    if effort is not None and effort not in EFFORT_TO_BUDGET and effort != "none":
         raise ConversionError(f"unknown reasoning_effort {effort!r}", "reasoning_effort")
     forced = choice is not None and choice["type"] in ("any", "tool")
-    if effort in _EFFORT_BUDGET and not forced and _thinking_allowed(turns):
-        budget, max_tokens = _budget(_EFFORT_BUDGET[effort], out["max_tokens"], target.max_tokens)
+    if effort in EFFORT_TO_BUDGET and not forced and _thinking_allowed(turns):
+        budget, max_tokens = _budget(EFFORT_TO_BUDGET[effort], out["max_tokens"], target.max_tokens)
         if budget:
             out["max_tokens"] = max_tokens
             out["thinking"] = {"type": "enabled", "budget_tokens": budget}
@@ -164,7 +164,7 @@ def _budget(budget: int, max_tokens: int, ceiling: int | None) -> tuple[int, int
         if ceiling is not None and max_tokens > ceiling:
             max_tokens = ceiling
             budget = min(budget, ceiling - _ANSWER_ROOM)
-    return (budget, max_tokens) if budget >= _MIN_BUDGET else (0, max_tokens)
+    return (budget, max_tokens) if budget >= MIN_BUDGET else (0, max_tokens)
 
 
 def _thinking_allowed(turns: list[dict[str, Any]]) -> bool:

@@ -18,7 +18,8 @@ import orjson
 
 from converters.thinking import SYNTHETIC_SIGNATURE
 from converters.tool_names import anthropic_tool_id, new_tool_id
-from converters.usage import FINISH_TO_STOP, anthropic_usage, empty_usage
+from converters.stop_reasons import FINISH_TO_STOP
+from converters.usage import anthropic_usage, empty_usage
 
 __all__ = ["to_messages_response", "parse_tool_arguments"]
 

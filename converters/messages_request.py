@@ -15,13 +15,11 @@ from typing import Any
 
 from converters.chat_messages import ConversionError, to_chat_messages
 from converters.gemini_schema import clean_gemini_schema
+from converters.reasoning import thinking_effort
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ChatTarget", "ConversionError", "to_chat_request"]
 
-# Anthropic thinking budget -> OpenAI reasoning_effort: budgets up to the key go to the value.
-_BUDGET_TO_EFFORT: tuple[tuple[int, str], ...] = ((4096, "low"), (16384, "medium"))
-_ADAPTIVE_EFFORT = {"low": "low", "medium": "medium", "high": "high", "max": "high"}
 _MAX_USER_ID = 64
 _TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 
@@ -64,7 +62,7 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
         # providing tools"); Claude Code's web search sends exactly that (LiteLLM #25477).
         out["tools"] = tools
         out.update(_tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}))
-    if target.reasoning_effort and (effort := _reasoning_effort(body)) is not None:
+    if target.reasoning_effort and (effort := thinking_effort(body)) is not None:
         out["reasoning_effort"] = effort
     if (response_format := _response_format(body)) is not None:
         out["response_format"] = response_format
@@ -127,24 +125,6 @@ def _tool_choice(choice: Any, names: set[str]) -> dict[str, Any]:
     if choice.get("disable_parallel_tool_use") is True and kind != "none":
         out["parallel_tool_calls"] = False
     return out
-
-
-def _reasoning_effort(body: dict[str, Any]) -> str | None:
-    """Thinking settings -> ``reasoning_effort``; None when thinking is off or absent."""
-    thinking = body.get("thinking")
-    if not isinstance(thinking, dict):
-        return None
-    kind = thinking.get("type")
-    if kind == "enabled":
-        budget = thinking.get("budget_tokens")
-        if not isinstance(budget, int):
-            return "medium"
-        return next((effort for limit, effort in _BUDGET_TO_EFFORT if budget <= limit), "high")
-    if kind == "adaptive":
-        config = body.get("output_config")
-        effort = config.get("effort") if isinstance(config, dict) else None
-        return _ADAPTIVE_EFFORT.get(effort, "medium") if isinstance(effort, str) else "medium"
-    return None
 
 
 def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:

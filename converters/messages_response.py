@@ -8,7 +8,8 @@ line (``BLOCK_SEPARATOR``), so the text before and after a server tool call stay
 Signatures, ``redacted_thinking`` (opaque), citations and server-tool blocks
 (``server_tool_use``, ``web_search_tool_result``...: the upstream already ran them, and OpenAI
 has no form for them) are skipped. The streaming path (streaming/messages_decoder.py and
-chat_encoder.py) applies the same rules and shares the tables and ``chat_usage`` here.
+chat_encoder.py) applies the same rules and shares ``BLOCK_SEPARATOR`` and the error table here;
+stop reasons and usage are mapped by converters/stop_reasons.py and converters/usage.py.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 
 import orjson
 
-__all__ = ["STOP_TO_FINISH", "ERROR_TYPE_TO_OPENAI", "BLOCK_SEPARATOR", "to_chat_completion", "chat_usage", "openai_error"]
+from converters.stop_reasons import STOP_TO_FINISH
+from converters.usage import chat_usage
 
-# Anthropic stop_reason -> OpenAI finish_reason; an unknown reason is treated as "stop".
-# pause_turn (server tools hit their iteration limit) has no OpenAI form: the answer so far stands.
+__all__ = ["ERROR_TYPE_TO_OPENAI", "BLOCK_SEPARATOR", "to_chat_completion", "openai_error"]
+
 # Anthropic error type -> OpenAI error type (429 is "rate_limit_exceeded", overload a server
 # error); the Anthropic type itself travels in ``code`` for clients that want the finer reason.
 ERROR_TYPE_TO_OPENAI: dict[str, str] = {
@@ -37,15 +39,6 @@ def openai_error(error_type: str, message: str, param: str | None = None) -> dic
                       "param": param, "code": error_type}}
 
 
-STOP_TO_FINISH: dict[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
 BLOCK_SEPARATOR = "\n\n"
 
 
@@ -106,31 +99,3 @@ def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
             "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode(),
         },
     }
-
-
-def chat_usage(usage: dict[str, Any] | None) -> dict[str, Any]:
-    """Anthropic usage -> OpenAI usage.
-
-    Anthropic's input_tokens excludes cache reads and writes; OpenAI's prompt_tokens includes
-    every prompt token, so all three are added (and the cached part reported in
-    prompt_tokens_details). Thinking tokens are part of output_tokens on both sides.
-    """
-    usage = usage if isinstance(usage, dict) else {}
-    read = _int(usage.get("cache_read_input_tokens"))
-    written = _int(usage.get("cache_creation_input_tokens"))
-    prompt = _int(usage.get("input_tokens")) + read + written
-    completion = _int(usage.get("output_tokens"))
-    out: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": read, "cache_write_tokens": written},
-    }
-    details = usage.get("output_tokens_details")
-    if isinstance(details, dict) and isinstance(thinking := details.get("thinking_tokens"), int):
-        out["completion_tokens_details"] = {"reasoning_tokens": thinking}
-    return out
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

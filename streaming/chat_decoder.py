@@ -23,7 +23,8 @@ import orjson
 
 from converters.thinking import SYNTHETIC_SIGNATURE
 from converters.tool_names import anthropic_tool_id
-from converters.usage import FINISH_TO_STOP, anthropic_usage
+from converters.stop_reasons import FINISH_TO_STOP
+from converters.usage import anthropic_usage
 
 from .events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, StreamFailure
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 
-from converters.messages_response import STOP_TO_FINISH, chat_usage, openai_error
+from converters.messages_response import openai_error
+from converters.stop_reasons import STOP_TO_FINISH
+from converters.usage import chat_usage
 
 from .events import (
     BlockDelta,

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
 
 from converters.chat_response import to_messages_response
-from converters.messages_response import STOP_TO_FINISH, chat_usage, to_chat_completion
+from converters.messages_response import to_chat_completion
+from converters.stop_reasons import STOP_TO_FINISH
+from converters.usage import chat_usage
 
 from .conftest import load_fixture
 
