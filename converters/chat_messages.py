@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from converters.errors import ConversionError
+from converters.media import document_text, image_url
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ConversionError", "to_chat_messages"]
@@ -17,14 +19,6 @@ __all__ = ["ConversionError", "to_chat_messages"]
 _EMPTY_TOOL_RESULT = "(empty result)"
 _TOOL_ERROR_PREFIX = "[tool error] "
 _IMAGE_BELOW = "[image attached below]"
-
-
-class ConversionError(Exception):
-    """Input that the Chat dialect cannot represent; the proxy answers 400 invalid_request_error."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param  # dotted path into the request body, e.g. "messages.3.content.0.source"
 
 
 def to_chat_messages(body: dict[str, Any], reasoning_passback: bool = False) -> list[dict[str, Any]]:
@@ -97,7 +91,7 @@ def _user_turn(content: Any, param: str) -> list[dict[str, Any]]:
         if kind == "tool_result":
             tools.append(_tool_message(block, tool_images, f"{param}.{j}"))
         elif kind == "text" or kind == "document":
-            text = block.get("text") if kind == "text" else _document_text(block)
+            text = block.get("text") if kind == "text" else document_text(block)
             if isinstance(text, str) and text.strip():
                 parts.append({"type": "text", "text": text})
         elif kind == "image":
@@ -130,7 +124,7 @@ def _tool_message(block: dict[str, Any], images: list[dict[str, Any]], param: st
             if not isinstance(part, dict):
                 continue
             kind = part.get("type")
-            text = part.get("text") if kind == "text" else _document_text(part) if kind == "document" else None
+            text = part.get("text") if kind == "text" else document_text(part) if kind == "document" else None
             if isinstance(text, str) and text:
                 texts.append(text)
             elif kind == "image":
@@ -146,39 +140,8 @@ def _tool_message(block: dict[str, Any], images: list[dict[str, Any]], param: st
     return {"role": "tool", "tool_call_id": tool_use_id, "content": text}
 
 
-def _document_text(block: dict[str, Any]) -> str | None:
-    """Plain-text documents become text; PDFs and other binary sources have no portable Chat form."""
-    source = block.get("source")
-    if not isinstance(source, dict):
-        return None
-    if source.get("type") == "text":
-        data = source.get("data")
-        return data if isinstance(data, str) else None
-    if source.get("type") == "content":
-        return _text_of(source.get("content"), "\n\n") or None
-    return None
-
-
 def _image_part(block: dict[str, Any], param: str) -> dict[str, Any]:
-    source = block.get("source")
-    if not isinstance(source, dict):
-        raise ConversionError("image block has no source object", param)
-    kind = source.get("type")
-    if kind == "base64":
-        media_type, data = source.get("media_type"), source.get("data")
-        if isinstance(media_type, str) and isinstance(data, str):
-            return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
-    elif kind == "url":
-        url = source.get("url")
-        if isinstance(url, str):
-            return {"type": "image_url", "image_url": {"url": url}}
-    else:
-        raise ConversionError(
-            f"image source type {kind!r} is not supported by OpenAI-compatible upstreams; "
-            "send the image as base64 or as a URL",
-            param,
-        )
-    raise ConversionError(f"image source of type {kind!r} is missing its data", param)
+    return {"type": "image_url", "image_url": {"url": image_url(block, param)}}
 
 
 def _assistant_turn(content: Any, param: str, reasoning_passback: bool = False) -> dict[str, Any] | None:

@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from converters.chat_messages import ConversionError
+from converters.errors import ConversionError
 from converters.chat_turns import to_anthropic_turns
 from converters.reasoning import EFFORT_TO_BUDGET, MIN_BUDGET
 

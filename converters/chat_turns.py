@@ -10,13 +10,11 @@ from typing import Any
 
 import orjson
 
-from converters.chat_messages import ConversionError
+from converters.errors import ConversionError
+from converters.media import document_block, image_block
 from converters.tool_names import anthropic_tool_id
 
 __all__ = ["to_anthropic_turns"]
-
-_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-
 
 def to_anthropic_turns(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(system text blocks, user/assistant turns) for Anthropic."""
@@ -167,38 +165,10 @@ def _part(part: Any, param: str) -> dict[str, Any] | None:
 
 
 def _image(spec: Any, param: str) -> dict[str, Any]:
-    url = spec.get("url") if isinstance(spec, dict) else spec
-    if not isinstance(url, str) or not url:
-        raise ConversionError("image_url needs a url", f"{param}.url")
-    if url.startswith("data:"):
-        media_type, data = _data_url(url, f"{param}.url")
-        if media_type not in _IMAGE_TYPES:
-            raise ConversionError(f"image type {media_type!r} is not supported; send JPEG, PNG, GIF or WebP",
-                                  f"{param}.url")
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if url.startswith(("https://", "http://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}  # Anthropic fetches it
-    raise ConversionError("image_url must be an http(s) URL or a base64 data URL", f"{param}.url")
+    return image_block(spec.get("url") if isinstance(spec, dict) else spec, f"{param}.url")
 
 
 def _document(spec: Any, param: str) -> dict[str, Any]:
-    data_url = spec.get("file_data") if isinstance(spec, dict) else None
-    if not isinstance(data_url, str) or not data_url.startswith("data:"):
-        raise ConversionError("file parts must carry a PDF as a data URL in file_data "
-                              "(data:application/pdf;base64,...); file ids are not supported", param)
-    media_type, data = _data_url(data_url, f"{param}.file_data")
-    if media_type != "application/pdf":
-        raise ConversionError(f"file type {media_type!r} is not supported; Anthropic models read PDFs",
-                              f"{param}.file_data")
-    block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if isinstance(filename := spec.get("filename"), str) and filename:
-        block["title"] = filename
-    return block
-
-
-def _data_url(url: str, param: str) -> tuple[str, str]:
-    header, comma, data = url[5:].partition(",")
-    media_type, *flags = header.split(";")
-    if not comma or "base64" not in flags or not data:
-        raise ConversionError("data URLs must be base64: data:<media type>;base64,<data>", param)
-    return media_type.strip().lower(), data
+    spec = spec if isinstance(spec, dict) else {}
+    data = spec.get("file_data")
+    return document_block(data, spec.get("filename"), f"{param}.file_data" if isinstance(data, str) else param)

@@ -8,8 +8,9 @@ dragoman wraps it in the client's field with a prefix that says where it came fr
 - ``SYNTHETIC_SIGNATURE`` (``dragoman:v1``): a thinking block dragoman built from OpenAI Chat
   reasoning (``reasoning_content``). Claude Code discards thinking blocks that carry no signature
   (nielspeter/claude-code-proxy PR #17), so such blocks need one; no provider can verify it.
-- ``dragoman:rs:<encrypted_content>`` as an Anthropic signature: reasoning from a Responses
-  provider, handed to an Anthropic-dialect client.
+- ``dragoman:rs:<item id>:<encrypted_content>`` as an Anthropic signature: reasoning from a
+  Responses provider, handed to an Anthropic-dialect client (the item id goes back with it: the
+  Responses API wants reasoning items returned whole).
 - ``dragoman:an:<signature>`` as a Responses ``encrypted_content``: Anthropic thinking, handed to
   a Responses-dialect client.
 
@@ -36,16 +37,17 @@ def is_synthetic_signature(signature: object) -> bool:
     return isinstance(signature, str) and signature.startswith(SYNTHETIC_SIGNATURE_PREFIX)
 
 
-def signature_from_responses(encrypted_content: str) -> str:
-    """A Responses provider's encrypted reasoning, as the signature of an Anthropic thinking block."""
-    return _FROM_RESPONSES + encrypted_content
+def signature_from_responses(item_id: str, encrypted_content: str) -> str:
+    """A Responses provider's encrypted reasoning item, as the signature of an Anthropic thinking block."""
+    return f"{_FROM_RESPONSES}{item_id.replace(':', '_')}:{encrypted_content}"
 
 
-def responses_in_signature(signature: object) -> str | None:
-    """The Responses encrypted content a signature carries; None when it carries none."""
-    if isinstance(signature, str) and signature.startswith(_FROM_RESPONSES) and len(signature) > len(_FROM_RESPONSES):
-        return signature[len(_FROM_RESPONSES):]
-    return None
+def responses_in_signature(signature: object) -> tuple[str, str] | None:
+    """(reasoning item id, encrypted content) a signature carries; None when it carries none."""
+    if not isinstance(signature, str) or not signature.startswith(_FROM_RESPONSES):
+        return None
+    item_id, colon, encrypted = signature[len(_FROM_RESPONSES):].partition(":")
+    return (item_id, encrypted) if colon and encrypted else None
 
 
 def encrypted_from_anthropic(signature: str) -> str:

@@ -10,9 +10,13 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-__all__ = ["MAX_TOOL_NAME", "shorten_tool_name", "restore_map", "anthropic_tool_id", "new_tool_id"]
+__all__ = [
+    "MAX_TOOL_NAME", "shorten_tool_name", "restore_map", "anthropic_tool_id", "new_tool_id",
+    "ClientTool", "ToolMap",
+]
 
 MAX_TOOL_NAME = 64
 _MAX_TOOL_ID = 40  # OpenAI rejects longer tool_call ids
@@ -56,3 +60,19 @@ def anthropic_tool_id(upstream_id: object) -> str:
     if clean == upstream_id and len(clean) <= _MAX_TOOL_ID:
         return clean
     return f"{clean[:_MAX_TOOL_ID - 9]}_{_digest(upstream_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTool:
+    """A client tool as the Responses API client declared it, for answers that name it again:
+    a ``custom`` (freeform) tool is called with raw ``input``, not JSON ``arguments``, and a
+    function inside a ``namespace`` tool is called with its own name and the namespace apart."""
+
+    name: str
+    kind: Literal["function", "custom"] = "function"
+    namespace: str | None = None
+
+
+# The name a tool goes upstream under (flattened, before any shortening) -> the client's tool.
+ToolMap = Mapping[str, ClientTool]
+
