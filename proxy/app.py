@@ -5,12 +5,13 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from . import metrics
 from .config import Config, ProviderRef, Route
-from .handlers import chat, health, messages
-from .handlers.messages import CONFIG
+from .flow import CONFIG
+from .handlers import chat, health, messages, models
+from .metrics import METRICS, Metrics, metrics_handler
 from .middlewares import (
     API_KEYS,
+    PUBLIC_METRICS,
     URL_ROUTE,
     add_request_id,
     auth,
@@ -31,15 +32,18 @@ def create_app(config: Config) -> web.Application:
     )
     app[CONFIG] = config
     app[API_KEYS] = config.auth.api_keys
-    app[metrics.METRICS] = metrics.Metrics()
+    app[PUBLIC_METRICS] = config.metrics.public
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(upstream_sessions(config))
     app.on_response_prepare.append(add_request_id)
     app.router.add_routes(health.routes)
     app.router.add_routes(messages.routes)
     app.router.add_routes(chat.routes)
+    app.router.add_routes(models.routes)
     if config.url_routing.enabled:
         app.router.add_post("/{scheme:https?}/{rest:.+}/v1/messages", messages.url_routed_message, name=URL_ROUTE)
-    app.router.add_routes(metrics.routes)
+    if config.metrics.port is None:  # else served by its own loopback listener (proxy/cli.py)
+        app.router.add_get("/metrics", metrics_handler)
     return app
 
 

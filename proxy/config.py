@@ -44,7 +44,14 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8082, ge=0, le=65535)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)   # Claude Code sessions with images grow large
+    # JSON values (at most: commas + brackets) a request or upstream body may hold. Parsing is
+    # cheap per byte but not per value: 30 MB of empty blocks is 1.2 M objects, a second of
+    # blocked event loop and 1 GiB. Real bodies are text and base64 (few values per byte).
+    max_json_elements: int = Field(250_000, gt=0)
+    max_response_bytes: int = Field(64 * 1024 * 1024, gt=0)  # a whole (non-stream) upstream answer
+    max_event_bytes: int = Field(8 * 1024 * 1024, gt=0)      # one upstream SSE event
     ping_interval: float = Field(10.0, gt=0)              # keepalive while the upstream is silent
+    send_timeout: float = Field(120.0, gt=0)              # a client that reads nothing this long is cut
     shutdown_timeout: float = Field(30.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
@@ -52,6 +59,8 @@ class ServerConfig(_Model):
 
 class AuthConfig(_Model):
     api_keys: tuple[str, ...] = ()
+    # No keys on a non-loopback address is refused at start-up unless this says it is meant.
+    open: bool = False
 
     @field_validator("api_keys", mode="after")
     @classmethod
@@ -60,8 +69,22 @@ class AuthConfig(_Model):
 
 
 class Timeout(_Model):
-    connect: float = Field(10.0, gt=0)
-    read: float = Field(600.0, gt=0)   # the longest silence allowed between upstream bytes
+    """Seconds per phase of an upstream request; each failure names its phase."""
+
+    connect: float = Field(10.0, gt=0)   # TCP (and TLS) connection
+    pool: float = Field(30.0, gt=0)      # waiting for one of max_connections (when set)
+    # response headers after the request was sent, for streams: a provider that accepted a
+    # stream sends them at once, so a hung one fails over in seconds. A non-stream answer's
+    # headers come with the whole answer: ``read`` bounds that wait instead.
+    headers: float = Field(60.0, gt=0)
+    read: float = Field(600.0, gt=0)     # the longest silence allowed between upstream bytes
+    total: float | None = Field(None, gt=0)  # the whole request, stream included (none by default)
+
+
+class MetricsConfig(_Model):
+    # /metrics needs dragoman's key when auth is on, unless it is public or has its own listener
+    public: bool = False
+    port: int | None = Field(None, ge=0, le=65535)  # its own listener on 127.0.0.1, no key needed
 
 
 class UrlRoutingConfig(_Model):
@@ -187,6 +210,7 @@ class Route(_Model):
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
+    metrics: MetricsConfig = MetricsConfig()
     url_routing: UrlRoutingConfig = UrlRoutingConfig()
     providers: tuple[Provider, ...] = Field(min_length=1)
     routes: tuple[Route, ...] = Field(min_length=1)

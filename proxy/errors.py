@@ -15,8 +15,8 @@ from aiohttp import web
 from converters.messages_response import openai_error
 
 __all__ = [
-    "ProxyError", "anthropic_error_body", "openai_error_body", "upstream_error", "redact",
-    "error_response",
+    "ProxyError", "UpstreamFailure", "anthropic_error_body", "openai_error_body", "upstream_error",
+    "redact", "error_response", "retryable",
 ]
 
 # Anthropic error type for each status we send.
@@ -42,6 +42,26 @@ class ProxyError(Exception):
         self.headers = headers or {}
 
 
+class UpstreamFailure(ProxyError):
+    """A provider that failed before answering, or answered with an error: ``phase`` says where
+    (connect, dns, tls, refused, pool, headers, read, total, redirect, status) for the operator's
+    log line and the failure counter; the message is what the client reads."""
+
+    def __init__(self, status: int, message: str, *, phase: str, provider: str,
+                 headers: dict[str, str] | None = None, detail: str | None = None) -> None:
+        super().__init__(status, message, headers=headers)
+        self.phase = phase
+        self.provider = provider
+        self.detail = detail or message   # for the log: the cause, keys redacted
+
+
+def retryable(status: int) -> bool:
+    """Whether asking again may give another answer: timeouts, rate limits, server errors.
+    Both official SDKs (and Claude Code) retry unless told ``x-should-retry: false``: a wrong key
+    or a refused request would otherwise fail only after minutes of silent retries."""
+    return status in (408, 409, 429) or status >= 500
+
+
 def redact(text: str, *secrets: str | None) -> str:
     """Mask anything shaped like an API key before it reaches a client or a log line.
 
@@ -64,18 +84,19 @@ def openai_error_body(error: ProxyError) -> dict[str, Any]:
 
 
 def error_response(error: ProxyError, dialect: str) -> web.Response:
-    if dialect == "openai":
+    """The error as the client's dialect shapes it (the Responses API uses OpenAI's)."""
+    if dialect == "anthropic":
+        status, body = error.status, anthropic_error_body(error)
+    else:
         # 529 is Anthropic's own "overloaded"; OpenAI clients know 503 (and retry it)
         status = 503 if error.status == 529 else error.status
         body = openai_error_body(error)
-    else:
-        status, body = error.status, anthropic_error_body(error)
-    return web.Response(status=status, body=orjson.dumps(body),
-                        content_type="application/json", headers=error.headers)
+    headers = error.headers if retryable(status) else {**error.headers, "x-should-retry": "false"}
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
 
 
 def upstream_error(provider: str, status: int, body: bytes, retry_after: str | None = None,
-                   secret: str | None = None) -> ProxyError:
+                   secret: str | None = None) -> UpstreamFailure:
     """A non-2xx upstream answer -> the error the client gets, with the upstream's own message.
 
     ``secret`` is the provider's API key, masked wherever the upstream echoed it.
@@ -84,16 +105,19 @@ def upstream_error(provider: str, status: int, body: bytes, retry_after: str | N
     message = redact(f"Upstream provider '{provider}' returned {status}: {message}", secret)
     headers = {"retry-after": retry_after} if retry_after and status in (429, 503, 529) else None
     if status in (400, 413, 422):
-        return ProxyError(400 if status == 422 else status, message, headers=headers)
-    if status in (401, 403, 404, 429):
-        return ProxyError(status, message, headers=headers)
-    if status in (503, 529):
-        return ProxyError(529, message, headers=headers)
-    if status == 504 or status == 408:
-        return ProxyError(504, message, headers=headers)
-    if 400 <= status < 500:
-        return ProxyError(400, message, headers=headers)
-    return ProxyError(502, message, headers=headers)
+        mapped = 400 if status == 422 else status
+    elif status in (401, 403, 404, 429):
+        mapped = status
+    elif status in (503, 529):
+        mapped = 529
+    elif status in (504, 408):
+        mapped = 504
+    elif 400 <= status < 500:
+        mapped = 400
+    else:
+        mapped = 502
+    return UpstreamFailure(mapped, message, phase="status", provider=provider, headers=headers,
+                           detail=redact(f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}", secret))
 
 
 def _upstream_message(body: bytes) -> str:

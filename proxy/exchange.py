@@ -1,40 +1,47 @@
-"""What every translating handler does with its upstream: send, check, read or relay.
+"""Bounded reads of both sides' bodies, and the checks on an upstream's answer.
 
-Handlers own the dialect-specific parts (validation, converters, decoder and encoder); this module
-owns the HTTP exchange and its failure modes, so both directions fail the same way.
+Every body dragoman reads has a cap on bytes and on JSON values (``server.max_body_bytes`` /
+``max_response_bytes``, ``max_json_elements``): a hostile client or upstream can make a small
+body expensive to parse (a million empty objects), and one request must not stall the event
+loop for every other stream. Failures say what was exceeded.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import orjson
-import structlog
 from aiohttp import web
 
-from streaming.pump import Decoder, Encoder, relay
-from streaming.response import SSEStream
+from streaming.limits import json_value_bound
 
-from .errors import ProxyError, redact, upstream_error
-from .middlewares import ACCESS
+from .config import ServerConfig
+from .errors import ProxyError, UpstreamFailure, upstream_error
 from .upstream import Upstream
 
-__all__ = ["read_body", "releasing", "checked_response", "read_all", "read_json", "relay_stream"]
+__all__ = ["read_body", "releasing", "checked_response", "read_all", "read_json", "within_value_limit"]
 
-log = structlog.get_logger("dragoman")
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes (a 413 past it).
+def within_value_limit(raw: bytes, limit: int) -> bool:
+    """Whether ``raw`` can hold no more than ``limit`` JSON values. A value takes at least two
+    bytes ("0,"), so a body under twice the limit never needs counting (counting is ~1 ms/MB)."""
+    return len(raw) < 2 * limit or json_value_bound(raw) <= limit
+
+
+async def read_body(request: web.Request, server: ServerConfig) -> bytes:
+    """The request body, at most ``server.max_body_bytes`` bytes (a 413 past it) and at most
+    ``max_json_elements`` JSON values (a 400 naming the limit).
 
     Unlike ``request.read()`` this leaves no copy cached on the request, where it would live as
     long as the response: for a stream, its whole life (a Claude Code body is ~80 kB). Handlers
     likewise keep request data in a helper's frame, so only what the response needs survives.
     """
+    limit = server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     chunks: list[bytes] = []
@@ -44,7 +51,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         if size > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
         chunks.append(chunk)
-    return b"".join(chunks)
+    raw = b"".join(chunks)
+    if not within_value_limit(raw, server.max_json_elements):
+        raise ProxyError(400, f"Request body has more than {server.max_json_elements} JSON values "
+                              "(dragoman's server.max_json_elements).")
+    return raw
 
 
 @asynccontextmanager
@@ -67,68 +78,64 @@ async def releasing(response: aiohttp.ClientResponse) -> AsyncIterator[aiohttp.C
 @asynccontextmanager
 async def checked_response(upstream: Upstream, response: aiohttp.ClientResponse) -> AsyncIterator[aiohttp.ClientResponse]:
     """Like ``releasing``, but a non-2xx answer raises the client-facing error instead."""
-    provider = upstream.provider
     async with releasing(response):
         if response.status >= 400:
-            body = await response.content.read(_ERROR_BODY_LIMIT)
-            raise upstream_error(provider.name, response.status, body,
-                                 response.headers.get("retry-after"), secret=provider.api_key)
+            raise await answer_error(upstream, response)
         yield response
 
 
-async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
-    """The whole upstream body; a timeout or a cut is a 504/502."""
-    try:
-        return await response.read()
-    except TimeoutError:
-        raise ProxyError(504, f"Upstream provider '{provider}' stopped sending data (read timeout).") from None
-    except aiohttp.ClientError as exc:
-        raise ProxyError(502, f"The connection to upstream provider '{provider}' was lost "
-                              f"while reading its response: {type(exc).__name__}.") from None
+async def answer_error(upstream: Upstream, response: aiohttp.ClientResponse) -> UpstreamFailure:
+    """The client-facing error for an upstream's error answer, its body read whole (up to 64 kB):
+    a message cut mid-sentence would be shown to the user as it is."""
+    provider = upstream.provider
+    body = await _read(response, provider.name, _ERROR_BODY_LIMIT, truncate=True)
+    return upstream_error(provider.name, response.status, body, response.headers.get("retry-after"),
+                          secret=provider.api_key)
 
 
-async def read_json(response: aiohttp.ClientResponse, provider: str) -> Any:
-    """The whole upstream body as JSON; a timeout, a cut or a non-JSON body is a 504/502."""
-    raw = await read_all(response, provider)
+async def read_all(response: aiohttp.ClientResponse, upstream: Upstream) -> bytes:
+    """The whole upstream body, within ``max_response_bytes``; a timeout or a cut is a 504/502."""
+    return await _read(response, upstream.provider.name, upstream.limits.max_response_bytes)
+
+
+async def read_json(response: aiohttp.ClientResponse, upstream: Upstream) -> Any:
+    """The whole upstream body as JSON; too big, too many values, not JSON: a 502."""
+    name = upstream.provider.name
+    raw = await read_all(response, upstream)
+    limit = upstream.limits.max_json_elements
+    if not within_value_limit(raw, limit):
+        raise UpstreamFailure(502, f"Upstream provider '{name}' sent an answer with more than {limit} "
+                                   "JSON values.", phase="body", provider=name)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ProxyError(502, f"Upstream provider '{provider}' sent a response that is not JSON.") from None
+        raise UpstreamFailure(502, f"Upstream provider '{name}' sent a response that is not JSON.",
+                              phase="body", provider=name,
+                              detail=f"not JSON: {raw[:200].decode('utf-8', 'replace')!r}") from None
 
 
-async def relay_stream(request: web.Request, upstream: aiohttp.ClientResponse, *, keepalive: bytes,
-                       ping_interval: float, decoder: Decoder, encoder: Encoder, secret: str | None,
-                       replay: Callable[[], Any] | None = None) -> SSEStream:
-    """Answer with an SSE stream transcoded from ``upstream``.
-
-    ``encoder.start()`` goes out as soon as the upstream accepted the request, so the client sees
-    its first byte without waiting for the first token. ``replay`` handles an upstream that
-    answered a stream request with one JSON body: an async callable returning the encoded bytes.
-    """
-    record = request[ACCESS]
-    client = SSEStream(keepalive, ping_interval)
-    await client.prepare(request)
-    async with client:
-        await client.write(encoder.start())
-        record.first_byte()
-        try:
-            if replay is not None and "text/event-stream" not in upstream.headers.get("Content-Type", ""):
-                frames, usage = await replay()
-                await client.write(frames)
-            else:
-                outcome = await relay(upstream, client, decoder, encoder,
-                                      scrub=lambda text: redact(text, secret))
-                usage, record.error = outcome.usage, outcome.error
-        except ProxyError as exc:
-            usage, record.error = None, exc.error_type
-            await client.write(encoder.failure(exc.error_type, exc.message))
-        except (ConnectionResetError, RuntimeError):
-            raise  # the client went away: nothing left to tell it
-        except Exception:  # a bug must still end the client's stream visibly
-            log.exception("stream failed", path=request.path)
-            usage, record.error = None, "api_error"
-            await client.write(encoder.failure("api_error", "Internal error in dragoman while streaming."))
-        if usage:
-            record.input_tokens, record.output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
-    await client.write_eof()
-    return client
+async def _read(response: aiohttp.ClientResponse, provider: str, limit: int, truncate: bool = False) -> bytes:
+    """Up to ``limit`` bytes of the body, read until its end: past the limit, the first ``limit``
+    bytes (``truncate``) or a 502."""
+    chunks: list[bytes] = []
+    size = 0
+    content = response.content
+    try:
+        while chunk := await content.read(min(65536, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                if truncate:
+                    return b"".join(chunks)[:limit]
+                raise UpstreamFailure(502, f"Upstream provider '{provider}' sent an answer larger than "
+                                           f"{limit} bytes (server.max_response_bytes).", phase="body", provider=provider)
+    except aiohttp.SocketTimeoutError:
+        raise UpstreamFailure(504, f"Upstream provider '{provider}' stopped sending its answer (read timeout).",
+                              phase="read", provider=provider) from None
+    except TimeoutError:
+        raise UpstreamFailure(504, f"Upstream provider '{provider}' took longer than its total timeout.",
+                              phase="total", provider=provider) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamFailure(502, f"The connection to upstream provider '{provider}' was lost while "
+                                   f"reading its response: {type(exc).__name__}.", phase="read", provider=provider) from None
+    return b"".join(chunks)

@@ -30,11 +30,13 @@ from typing import TypeVar
 import aiohttp
 import structlog
 from aiohttp import web
+from yarl import URL
 
-from .errors import ProxyError
+from .errors import UpstreamFailure
+from .metrics import METRICS
 from .middlewares import ACCESS, REQUEST_ID
 from .routing import Target
-from .upstream import UPSTREAMS, Upstream
+from .upstream import Upstream
 
 __all__ = ["Outbound", "first_answer", "retry_after", "pause", "MAX_WAIT", "WAIT_BUDGET", "BACKOFF"]
 
@@ -50,12 +52,13 @@ BACKOFF = 0.5        # seconds before asking a provider again the first time; do
 class Outbound:
     """One upstream request, as a handler planned it for one provider."""
 
-    url: str
+    url: URL
     body: bytes
     headers: Mapping[str, str] | None = None
+    stream: bool = False   # the answer will be a stream: its headers come at once (timeout.headers)
 
 
-async def first_answer(request: web.Request, targets: Sequence[Target],
+async def first_answer(request: web.Request, targets: Sequence[Target], upstreams: Mapping[str, Upstream],
                        prepare: Callable[[Target, Upstream], tuple[P, Outbound]]) -> tuple[P, aiohttp.ClientResponse]:
     """Ask ``targets`` in order: (the plan of the provider that answered, its unread response).
 
@@ -64,7 +67,7 @@ async def first_answer(request: web.Request, targets: Sequence[Target],
     or timeout is raised, as ``Upstream.post`` raises it. ``prepare`` errors (a request that
     cannot be translated) are raised as they are.
     """
-    upstreams, record = request.app[UPSTREAMS], request[ACCESS]
+    record, metrics = request[ACCESS], request.app[METRICS]
     clock = asyncio.get_running_loop().time
     failures: dict[str, int] = {}    # provider -> its failures so far in this request
     ready_at: dict[str, float] = {}  # provider -> when it may be asked again
@@ -76,23 +79,28 @@ async def first_answer(request: web.Request, targets: Sequence[Target],
         plan, outbound = prepare(target, upstream)
         record.provider, record.upstream_model = name, target.upstream_model
         try:
-            response = await upstream.post(outbound.url, outbound.body, outbound.headers)
-        except ProxyError as exc:  # no connection, or no answer in time
+            response = await upstream.post(outbound.url, outbound.body, outbound.headers, stream=outbound.stream)
+        except UpstreamFailure as exc:  # no connection, or no answer in time
+            metrics.upstream_failure(name, exc.phase)
+            record.upstream_cause = exc.detail
             if i == last:
                 raise
-            reason, after = exc.error_type, None
+            reason, after = exc.phase, None
         else:
             if i == last or not (response.status == 429 or response.status >= 500):
                 return plan, response
+            metrics.upstream_failure(name, "status")
             reason, after = f"HTTP {response.status}", retry_after(response.headers)
+            record.upstream_cause = f"status: HTTP {response.status}"
             response.release()  # an unread error body: the connection is closed, not reused
         del plan, outbound
         failures[name] = failures.get(name, 0) + 1
         ready_at[name] = clock() + pause(after, failures[name])
         following = targets[i + 1].provider.name
+        metrics.fallback(name, following)
         wait = min(max(0.0, ready_at.get(following, 0.0) - clock()), budget)
         log.warning("upstream failed, trying the next provider", request_id=request.get(REQUEST_ID),
-                    provider=name, reason=reason, next=following, wait_s=round(wait, 3))
+                    provider=name, reason=reason, cause=record.upstream_cause, next=following, wait_s=round(wait, 3))
         if wait > 0:
             await asyncio.sleep(wait)
             budget -= wait

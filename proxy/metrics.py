@@ -1,4 +1,11 @@
-"""Prometheus metrics, one registry per app (so tests can build many apps), served at /metrics."""
+"""Prometheus metrics, one registry per app (so tests can build many apps), served at /metrics.
+
+Every label value comes from the config or from a fixed set (paths are route patterns, statuses
+and outcomes a handful, providers the configured names; URL-routed upstreams all share
+``URL_PROVIDER``), so no caller can grow the series without bound. /metrics itself is served
+behind dragoman's key when auth is on, unless ``metrics.public`` says otherwise or it has its
+own loopback listener (``metrics.port``).
+"""
 
 from __future__ import annotations
 
@@ -11,44 +18,56 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["Metrics", "METRICS", "routes", "observe"]
+__all__ = ["Metrics", "METRICS", "URL_PROVIDER", "metrics_handler"]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+URL_PROVIDER = "url-routing"   # the one label of every URL-routed upstream
 
 
 class Metrics:
-    __slots__ = ("registry", "requests", "duration", "ttfb", "tokens")
+    __slots__ = ("registry", "requests", "duration", "ttfb", "tokens", "failures", "fallbacks")
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("dragoman_requests_total", "Requests answered",
-                                ["path", "status", "provider"], registry=self.registry)
+        self.requests = Counter("dragoman_requests_total",
+                                "Requests answered, by HTTP status and outcome (ok, or the error the client "
+                                "saw: a stream that failed after its 200 counts its real outcome)",
+                                ["path", "status", "provider", "outcome"], registry=self.registry)
         self.duration = Histogram("dragoman_request_duration_seconds", "Whole request time (streams included)",
                                   ["path", "provider"], buckets=_BUCKETS, registry=self.registry)
         self.ttfb = Histogram("dragoman_time_to_first_byte_seconds", "Time until the first response byte",
                               ["path", "provider"], buckets=_BUCKETS, registry=self.registry)
         self.tokens = Counter("dragoman_tokens_total", "Tokens reported by upstreams",
                               ["provider", "direction"], registry=self.registry)
+        self.failures = Counter("dragoman_upstream_failures_total",
+                                "Upstream requests that failed, by phase (connect, dns, tls, refused, pool, "
+                                "headers, read, total, redirect, status, body)",
+                                ["provider", "phase"], registry=self.registry)
+        self.fallbacks = Counter("dragoman_fallbacks_total", "Requests passed on to a route's next provider",
+                                 ["provider", "next"], registry=self.registry)
+
+    def observe(self, path: str, status: int, provider: str | None, outcome: str | None, seconds: float,
+                ttfb_ms: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
+        provider = provider or ""
+        self.requests.labels(path, str(status), provider, outcome or "ok").inc()
+        self.duration.labels(path, provider).observe(seconds)
+        if ttfb_ms is not None:
+            self.ttfb.labels(path, provider).observe(ttfb_ms / 1e3)
+        if input_tokens:
+            self.tokens.labels(provider, "input").inc(input_tokens)
+        if output_tokens:
+            self.tokens.labels(provider, "output").inc(output_tokens)
+
+    def upstream_failure(self, provider: str, phase: str) -> None:
+        self.failures.labels(provider, phase).inc()
+
+    def fallback(self, provider: str, following: str) -> None:
+        self.fallbacks.labels(provider, following).inc()
 
 
 METRICS = web.AppKey("metrics", Metrics)
-routes = web.RouteTableDef()
 
 
-@routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
+async def metrics_handler(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def observe(metrics: Metrics, path: str, status: int, provider: str | None, seconds: float,
-            ttfb_ms: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
-    provider = provider or ""
-    metrics.requests.labels(path, str(status), provider).inc()
-    metrics.duration.labels(path, provider).observe(seconds)
-    if ttfb_ms is not None:
-        metrics.ttfb.labels(path, provider).observe(ttfb_ms / 1e3)
-    if input_tokens:
-        metrics.tokens.labels(provider, "input").inc(input_tokens)
-    if output_tokens:
-        metrics.tokens.labels(provider, "output").inc(output_tokens)

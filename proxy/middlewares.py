@@ -15,18 +15,25 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .errors import ProxyError, error_response
-from .metrics import METRICS, observe
+from .errors import ProxyError, UpstreamFailure, error_response
+from .metrics import METRICS, URL_PROVIDER
 
-__all__ = ["AccessRecord", "ACCESS", "API_KEYS", "URL_ROUTE", "client_key", "request_context", "dialect_errors", "auth", "dialect_of"]
+__all__ = [
+    "AccessRecord", "ACCESS", "API_KEYS", "PUBLIC_METRICS", "URL_ROUTE", "REQUEST_ID", "DRAGOMAN_KEY",
+    "client_key", "request_context", "dialect_errors", "auth", "dialect_of",
+]
 
 log = structlog.get_logger("dragoman")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 API_KEYS = web.AppKey("api_keys", tuple)
-_OPEN_PATHS = frozenset({"/", "/health", "/metrics"})
+PUBLIC_METRICS = web.AppKey("public_metrics", bool)
+_OPEN_PATHS = frozenset({"/", "/health", "/ready"})   # probes send no key
 URL_ROUTE = "url-routed-messages"
-_QUIET_PATHS = frozenset({"/health", "/metrics"})  # probes: no access-log line, no metrics
+# URL-path routes carry the upstream's key in the usual headers, so dragoman's own key (when auth
+# is on) travels in a header of its own.
+DRAGOMAN_KEY = "x-dragoman-key"
+_QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})  # probes: no access-log line, no metrics
 
 
 @dataclass(slots=True)
@@ -42,6 +49,8 @@ class AccessRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     error: str | None = None
+    stream_error: str | None = None      # a stream that failed after its 200: what the client saw
+    upstream_cause: str | None = None    # why the upstream failed, for the operator (keys redacted)
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:
@@ -57,6 +66,8 @@ def dialect_of(request: web.Request) -> str:
     path = request.path
     if path.startswith("/v1/models"):
         return "anthropic" if "anthropic-version" in request.headers else "openai"
+    if path.startswith("/v1/responses"):
+        return "responses"
     return "openai" if path.startswith(("/v1/chat/", "/v1/completions")) else "anthropic"
 
 
@@ -81,14 +92,18 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         if request.path not in _QUIET_PATHS:
             seconds = time.perf_counter() - record.started
             resource = request.match_info.route.resource
-            observe(request.app[METRICS], resource.canonical if resource else "(unmatched)", status,
-                    record.provider, seconds, record.ttfb_ms, record.input_tokens, record.output_tokens)
+            provider = record.provider
+            label = URL_PROVIDER if provider and provider.startswith("url:") else provider
+            outcome = record.error if status >= 400 or record.stream_error else None
+            request.app[METRICS].observe(resource.canonical if resource else "(unmatched)", status, label,
+                                         outcome, seconds, record.ttfb_ms, record.input_tokens, record.output_tokens)
             log.info(
                 "request", request_id=request_id, method=request.method, path=request.path,
-                status=status, model=record.client_model, provider=record.provider,
+                status=status, model=record.client_model, provider=provider,
                 upstream_model=record.upstream_model, stream=record.stream,
                 ms=round(seconds * 1e3, 2), ttfb_ms=record.ttfb_ms,
                 input_tokens=record.input_tokens, output_tokens=record.output_tokens, error=record.error,
+                upstream_error=record.upstream_cause,
             )
 
 
@@ -104,7 +119,10 @@ async def dialect_errors(request: web.Request, handler: Handler) -> web.StreamRe
     try:
         return await handler(request)
     except ProxyError as exc:
-        request[ACCESS].error = exc.error_type
+        record = request[ACCESS]
+        record.error = exc.error_type
+        if isinstance(exc, UpstreamFailure):
+            record.upstream_cause = exc.detail
         return error_response(exc, dialect_of(request))
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -124,7 +142,7 @@ def _http_exception(exc: web.HTTPException) -> ProxyError:
         return ProxyError(413, "Request body is larger than dragoman's server.max_body_bytes.")
     if exc.status == 404:
         return ProxyError(404, "Not found: dragoman serves /v1/messages, /v1/messages/count_tokens, "
-                               "/v1/chat/completions, /v1/models and /health.")
+                               "/v1/chat/completions, /v1/responses, /v1/models, /health and /ready.")
     if exc.status == 405:
         return ProxyError(405, f"Method {exc.headers.get('Allow') and 'not allowed; allowed: ' + exc.headers['Allow'] or 'not allowed'}.")
     return ProxyError(exc.status, exc.text or exc.reason)
@@ -142,16 +160,19 @@ def client_key(request: web.Request) -> str:
 @web.middleware
 async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     keys: tuple[str, ...] = request.app[API_KEYS]
-    # URL-path routes carry the upstream's own key, which the upstream checks (and the host
-    # allow-list bounds where it can go): a dragoman key cannot ride along in the same header
-    if not keys or request.path in _OPEN_PATHS or request.match_info.route.name == URL_ROUTE:
+    path = request.path
+    if not keys or path in _OPEN_PATHS or (path == "/metrics" and request.app[PUBLIC_METRICS]):
         return await handler(request)
-    presented = client_key(request)
+    url_route = request.match_info.route.name == URL_ROUTE
+    presented = request.headers.get(DRAGOMAN_KEY, "") if url_route else client_key(request)
     # compare against every key, so timing does not tell which (or whether an early one) matched
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(presented.encode(), key.encode())
     if not matched:
         reason = "Invalid API key" if presented else "Missing API key"
+        if url_route:
+            raise ProxyError(401, f"{reason}: URL-path routes carry the upstream's key in the usual header; "
+                                  f"send one of dragoman's auth.api_keys as {DRAGOMAN_KEY}.")
         raise ProxyError(401, f"{reason}: send one of dragoman's auth.api_keys as x-api-key or Authorization: Bearer.")
     return await handler(request)

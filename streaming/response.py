@@ -20,10 +20,17 @@ class SSEStream(EventSourceResponse):
     ping loop here writes the dialect's ``keepalive`` frame only when nothing was written for
     about ``interval`` seconds. It looks at the writer's byte count twice per interval rather than
     timestamping every write, so the streaming path itself pays nothing for it.
+
+    The same loop is what cuts a client that stopped reading: its keepalive write waits on a full
+    socket buffer for at most ``send_timeout`` seconds, then the connection is aborted, which fails
+    the pump's own blocked write and so ends the upstream request too (aiohttp-sse also sets
+    TCP_USER_TIMEOUT, so unacknowledged data is given up on by the kernel after the same time).
     """
 
-    def __init__(self, keepalive: bytes, interval: float, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(headers=headers, allow_all_methods=True, ping_interval=interval, sep="\n")
+    def __init__(self, keepalive: bytes, interval: float, headers: Mapping[str, str] | None = None,
+                 send_timeout: float | None = EventSourceResponse.DEFAULT_SEND_TIMEOUT) -> None:
+        super().__init__(headers=headers, allow_all_methods=True, ping_interval=interval, sep="\n",
+                         send_timeout=send_timeout)
         self._keepalive = keepalive
 
     async def _ping(self) -> None:

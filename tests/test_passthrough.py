@@ -24,7 +24,7 @@ from structlog.testing import capture_logs
 from converters.token_count import count_tokens
 from proxy.app import create_app
 from proxy.config import parse_config
-from proxy.handlers.passthrough import anthropic_headers, anthropic_request
+from proxy.passthrough import anthropic_headers, anthropic_request
 from proxy.routing import resolve
 from proxy.upstream import UPSTREAMS
 from streaming.usage_tap import UsageTap
@@ -222,7 +222,7 @@ async def test_connection_refused_is_an_error_in_the_clients_dialect(provider: M
         assert (payload["type"], payload["error"]["type"]) == ("error", "api_error")
     else:
         assert (payload["error"]["type"], payload["error"]["code"]) == ("server_error", "api_error")
-    assert "Cannot connect to upstream provider" in raw.decode()
+    assert "Cannot connect to upstream provider" in raw.decode() and "connection refused" in raw.decode()
 
 
 # --- the official SDK ----------------------------------------------------------------------------
@@ -309,16 +309,24 @@ async def test_upstream_cut_between_events_ends_with_an_error_event(provider: Mo
     assert (line["error"], line["input_tokens"]) == ("api_error", 43)
 
 
-async def test_upstream_cut_inside_an_event_cuts_the_client(provider: MockProvider, start) -> None:  # type: ignore[no-untyped-def]
+async def test_upstream_cut_inside_an_event_ends_with_an_error_event(provider: MockProvider, start) -> None:  # type: ignore[no-untyped-def]
+    """Only complete events are relayed, so a cut inside one leaves the client at an event
+    boundary: the half event is dropped and the stream ends with the dialect's error event."""
     url = await base_url(start)
-    prefix = anthropic_prefix(5) + b"event: content_block_delta\ndata: {\"type\":\"content_blo"
-    provider.script(Reply(body=prefix, content_type="text/event-stream", chunk_size=80, cut=True))
+    prefix = anthropic_prefix(5)
+    provider.script(Reply(body=prefix + b"event: content_block_delta\ndata: {\"type\":\"content_blo",
+                          content_type="text/event-stream", chunk_size=80, cut=True))
     async with aiohttp.ClientSession() as session:
         async with session.post(url + "/v1/messages", json={"model": "claude-x", "max_tokens": 10, "stream": True,
                                                            "messages": [{"role": "user", "content": "hi"}]}) as resp:
             assert resp.status == 200
-            with pytest.raises(aiohttp.ClientPayloadError):
-                await resp.read()   # never a stream that looks whole
+            raw = await resp.read()
+    assert raw.startswith(prefix)
+    tail = raw[len(prefix):]
+    assert tail.startswith(b"event: error\ndata: ") and tail.endswith(b"\n\n")
+    error = json.loads(tail.split(b"data: ", 1)[1])
+    assert error == {"type": "error", "error": {"type": "api_error", "message":
+                     "The connection to the upstream provider was lost mid-stream."}}
 
 
 async def test_disconnect_mid_stream_cancels_the_upstream(provider: MockProvider, start) -> None:  # type: ignore[no-untyped-def]

@@ -338,7 +338,7 @@ async def test_fallback_on_timeout_before_the_answer(start_dragoman, mock: Mocks
             status, _, raw = await post(url, GOOD)
         assert status == 200 and text_of(raw) == "from second"
         assert len(writers) == 1 and calls == ["second"]
-        assert [line["reason"] for line in logs if line.get("next") == "second"] == ["timeout_error"]
+        assert [line["reason"] for line in logs if line.get("next") == "second"] == ["read"]
     finally:
         for writer in writers:
             writer.close()

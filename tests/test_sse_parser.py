@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.sse import MAX_LINE_BYTES, SSEError, SSEParser
+from streaming.sse import MAX_EVENT_BYTES, SSEError, SSEParser
 
 STREAM = (b": comment\r\nevent: a\r\ndata: {\"x\": 1}\r\n\r\n"
           b"data: line one\ndata: line two\n\n"
@@ -51,4 +51,24 @@ def test_blank_lines_and_comments_dispatch_nothing() -> None:
 def test_endless_line_is_refused() -> None:
     parser = SSEParser()
     with pytest.raises(SSEError):
-        parser.feed(b"data: " + b"x" * (MAX_LINE_BYTES + 1))
+        parser.feed(b"data: " + b"x" * (MAX_EVENT_BYTES + 1))
+
+
+def test_event_of_many_data_lines_without_blank_line_is_refused() -> None:
+    """The cap is on the event, not one line: data lines that never meet a blank line add up."""
+    parser = SSEParser(max_event_bytes=10_000)
+    parser.feed(b"data: " + b"x" * 6_000 + b"\n")
+    with pytest.raises(SSEError, match="larger than 10000 bytes"):
+        parser.feed(b"data: " + b"y" * 6_000 + b"\n")
+
+
+def test_long_line_in_small_reads_is_buffered_linearly() -> None:
+    """A line arriving in a thousand reads is kept as its pieces (no copy of the growing line per
+    read) and joined once, when its end arrives."""
+    parser = SSEParser()
+    assert parser.feed(b"data: ") == []
+    for _ in range(1000):
+        assert parser.feed(b"z" * 1024) == []
+    assert len(parser._pieces) == 1001 and parser._pending == 6 + 1024 * 1000
+    assert parser.feed(b"\n\n") == [("", b"z" * 1024 * 1000)]
+    assert parser.idle
