@@ -106,7 +106,7 @@ async def _send_to_url(request: web.Request, config: Config, record: AccessRecor
     raw = await read_body(request, config.server.max_body_bytes)
     body = parse_messages_request(raw)
     record.client_model, record.stream = body["model"], body.get("stream") is True
-    provider = Provider(name=f"url:{named.host}", protocol="openai", base_url=named.base_url, api_key=key,
+    provider = Provider(name=f"url:{named.host}", protocol="openai", base_url=str(named.base_url), api_key=key,
                         timeout=config.url_routing.timeout)
     target = Target(Route(match=named.model, provider=provider.name), provider, named.model, body["model"])
     upstream = Upstream(provider, request.app[URL_SESSION])
