@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from .url_routing import validate_host_pattern
+
 __all__ = ["Config", "Provider", "ProviderRef", "Route", "ConfigError", "load_config", "parse_config"]
 
 # Values that may legitimately expand to nothing: an unset key means "no auth" or "no key".
@@ -91,9 +93,19 @@ class UrlRoutingConfig(_Model):
     """URL-path routing (proxy/url_routing.py): off unless enabled, and then only to these hosts."""
 
     enabled: bool = False
-    allow_hosts: tuple[str, ...] = ()      # globs, e.g. ["api.groq.com", "*.openai.azure.com"]
+    # host patterns, matched per DNS label (url_routing.host_allowed): ["api.groq.com", "*.openai.azure.com"]
+    allow_hosts: tuple[str, ...] = ()
     allow_private: bool = False            # loopback, link-local and private addresses too
     timeout: Timeout = Timeout()
+
+    @field_validator("allow_hosts", mode="after")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        # a pattern that cannot mean what it seems to (api*.x.com) fails at start-up, not silently
+        errors = [error for p in patterns if (error := validate_host_pattern(p)) is not None]
+        if errors:
+            raise ValueError("; ".join(errors))
+        return patterns
 
     @model_validator(mode="after")
     def _hosts_when_enabled(self) -> UrlRoutingConfig:

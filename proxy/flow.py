@@ -10,7 +10,7 @@ last minutes, and thousands may be open): what answering needs is kept in the sm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from .routing import Target, candidates
 from .streams import stream_answer
 from .upstream import UPSTREAMS, Upstream
 
-__all__ = ["serve", "Plan", "prepare", "answer"]
+__all__ = ["serve", "send", "Plan", "prepare", "answer", "CONFIG"]
 
 CONFIG = web.AppKey("config", Config)
 
@@ -74,17 +74,23 @@ async def serve(request: web.Request, dialect: str) -> web.StreamResponse:
     """Answer one request of ``dialect`` (a POST of /v1/messages, /v1/chat/completions...)."""
     config = request.app[CONFIG]
     upstreams: dict[str, Upstream] = request.app[UPSTREAMS]
-    plan, response = await _send(request, config, CLIENTS[dialect], upstreams)
+    client = CLIENTS[dialect]
+
+    def route(body: dict[str, Any]) -> Sequence[Target]:
+        return candidates(config, body["model"], client.dialect, client.facts(body))
+
+    plan, response = await send(request, config, client, upstreams, route)
     return await answer(request, config, plan, response)
 
 
-async def _send(request: web.Request, config: Config, client: ClientSide,
-                upstreams: Mapping[str, Upstream]) -> tuple[Plan, aiohttp.ClientResponse]:
+async def send(request: web.Request, config: Config, client: ClientSide, upstreams: Mapping[str, Upstream],
+               route: Callable[[dict[str, Any]], Sequence[Target]]) -> tuple[Plan, aiohttp.ClientResponse]:
+    """Read and parse the request, then ask ``route``'s targets in order until one answers."""
     record = request[ACCESS]
     raw = await read_body(request, config.server)
     body = client.parse(raw)
     record.client_model, record.stream = body["model"], body.get("stream") is True
-    targets = candidates(config, body["model"], client.dialect, client.facts(body))
+    targets = route(body)
     headers = request.headers
     return await first_answer(request, targets, upstreams,
                               lambda target, upstream: prepare(client, raw, body, target, upstream, headers))

@@ -20,7 +20,7 @@ from yarl import URL
 from .config import Config, Provider, ServerConfig
 from .errors import ProxyError, UpstreamFailure
 from .google_auth import GoogleToken
-from .url_routing import GuardedResolver
+from .url_routing import AddressRefused, GuardedResolver
 
 __all__ = ["Upstream", "UPSTREAMS", "URL_SESSION", "upstream_sessions", "make_session"]
 
@@ -134,6 +134,9 @@ class Upstream:
             async with deadline:
                 return await self.session.post(url, data=body, headers=headers, allow_redirects=False)
         except aiohttp.ClientConnectorDNSError as exc:
+            if isinstance(exc.os_error, AddressRefused):
+                raise self._failure(502, "refused", f"{connect}: its host resolves only to addresses "
+                                    "URL-path routing refuses (loopback, link-local, private).", str(exc.os_error)) from None
             raise self._failure(502, "dns", f"{connect}: its host name did not resolve.",
                                 f"DNS lookup of {url.host} failed: {_reason(exc)}") from None
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:

@@ -59,7 +59,7 @@ async def test_metrics_count_requests_by_path_status_and_provider(provider: Mock
             await resp.read()
         async with session.get(f"{dragoman}/metrics") as resp:
             text = await resp.text()
-    assert 'dragoman_requests_total{path="/v1/messages",provider="mock",status="200"} 1.0' in text
+    assert 'dragoman_requests_total{outcome="ok",path="/v1/messages",provider="mock",status="200"} 1.0' in text
     assert 'dragoman_tokens_total{direction="output",provider="mock"} 9.0' in text
     assert "dragoman_time_to_first_byte_seconds_bucket" in text
 

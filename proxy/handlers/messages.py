@@ -3,6 +3,8 @@ routing (proxy/url_routing.py) for it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..conditions import Facts, anthropic_facts
@@ -10,14 +12,13 @@ from ..config import Config, Provider, Route
 from ..dialects import CLIENTS
 from ..errors import ProxyError
 from ..exchange import read_body
-from ..fallback import first_answer
-from ..flow import CONFIG, answer, prepare, serve
+from ..flow import CONFIG, answer, send, serve
 from ..middlewares import ACCESS, client_key
 from ..passthrough import anthropic_headers, anthropic_request, respond
 from ..routing import Target, resolve
 from ..upstream import UPSTREAMS, URL_SESSION, Upstream
 from ..url_routing import check_target, parse_url_route
-from ..validation import parse_count_tokens_request, parse_messages_request
+from ..validation import parse_count_tokens_request
 
 __all__ = ["routes", "url_routed_message"]
 
@@ -32,7 +33,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
 async def url_routed_message(request: web.Request) -> web.StreamResponse:
     """POST /{scheme}/{host}/{base path}/{model}/v1/messages (proxy/url_routing.py): the upstream
     named in the path, the client's key as its Bearer key. Registered only when enabled."""
-    config, record = request.app[CONFIG], request[ACCESS]
+    config = request.app[CONFIG]
     routing = config.url_routing
     named = parse_url_route(request.raw_path.split("?", 1)[0])
     check_target(named, routing.allow_hosts, routing.allow_private)
@@ -40,17 +41,14 @@ async def url_routed_message(request: web.Request) -> web.StreamResponse:
     if not key:
         raise ProxyError(401, "URL-path routing sends your key to the upstream as its Bearer key: send one "
                               "as x-api-key or Authorization: Bearer.")
-    raw = await read_body(request, config.server)
-    body = parse_messages_request(raw)
-    record.client_model, record.stream = body["model"], body.get("stream") is True
     provider = Provider(name=f"url:{named.host}", protocol="openai", base_url=str(named.base_url), api_key=key,
                         timeout=routing.timeout)
-    target = Target(Route(match=named.model, provider=provider.name), provider, named.model, body["model"])
     upstreams = {provider.name: Upstream(provider, request.app[URL_SESSION], config.server)}
-    client, headers = CLIENTS["anthropic"], request.headers
-    plan, response = await first_answer(request, [target], upstreams,
-                                        lambda t, u: prepare(client, raw, body, t, u, headers))
-    del raw, body
+
+    def route(body: dict[str, Any]) -> list[Target]:
+        return [Target(Route(match=named.model, provider=provider.name), provider, named.model, body["model"])]
+
+    plan, response = await send(request, config, CLIENTS["anthropic"], upstreams, route)
     return await answer(request, config, plan, response)
 
 
