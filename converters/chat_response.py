@@ -25,6 +25,10 @@ __all__ = ["to_messages_response", "parse_tool_arguments"]
 
 _NO_NAMES: Mapping[str, str] = MappingProxyType({})
 _BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+# json_repair is pure Python (1-3 microseconds per character here): an upstream's megabytes of
+# broken arguments would stall the event loop for every other stream, so only short ones (up to
+# ~50 ms of work) are tried; longer ones keep the raw text.
+_MAX_REPAIR = 16 * 1024
 
 
 def to_messages_response(
@@ -142,6 +146,8 @@ def parse_tool_arguments(arguments: Any) -> dict[str, Any]:
     try:
         parsed = orjson.loads(arguments)
     except orjson.JSONDecodeError:
+        if len(arguments) > _MAX_REPAIR:
+            return {"_raw_arguments": arguments}
         repaired = json_repair.repair_json(arguments, return_objects=True)
         # json_repair turns hopeless text into {} or "": only a non-empty object is a real repair.
         if isinstance(repaired, dict) and repaired:

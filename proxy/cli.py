@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 
 import structlog
-from aiohttp import web
 
-from .app import create_app, describe
+from .app import describe
 from .config import Config, ConfigError, load_config
 from .logs import configure_logging
+from .server import open_refusal, run
 
 __all__ = ["main"]
 
@@ -43,29 +42,10 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
     server = config.server
     host, port = host or server.host, server.port if port is None else port
     configure_logging(server.log_level, server.log_format)
-    log = structlog.get_logger("dragoman")
-    app = create_app(config)
-
-    async def announce(app: web.Application) -> None:
-        # Everything loaded so far lives as long as the process: move it out of the collector's
-        # sight, and collect young objects less often. Requests allocate many short-lived dicts
-        # (no cycles), and default thresholds spent ~10% of a request's CPU in the collector.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 50, 50)
-        log.info("dragoman started", address=f"http://{host}:{port}",
-                 providers=[p.name for p in config.providers], routes=describe(config),
-                 auth="on" if config.auth.api_keys else "off")
-        for p in config.providers:
-            if not p.api_key:
-                log.warning("provider has no api_key", provider=p.name)
-
-    app.on_startup.append(announce)
-    # handler_cancellation: a client that disconnects cancels its handler, and with it the
-    # upstream request, at once instead of at the next write.
-    web.run_app(app, host=host, port=port, handler_cancellation=True, access_log=None,
-                shutdown_timeout=server.shutdown_timeout, print=None)
-    return 0
+    if (refusal := open_refusal(config, host)) is not None:
+        structlog.get_logger("dragoman").error("dragoman refuses to start open", reason=refusal)
+        return 2
+    return run(config, host, port)
 
 
 def _print_table(config: Config) -> None:
@@ -84,3 +64,7 @@ def _print_table(config: Config) -> None:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip())
     auth = f"{len(config.auth.api_keys)} key(s)" if config.auth.api_keys else "off (open)"
     print(f"\nserver: http://{config.server.host}:{config.server.port}  auth: {auth}")
+    if (refusal := open_refusal(config, config.server.host)) is not None:
+        print(f"warning: serve will refuse to start: {refusal}")
+    elif not config.auth.api_keys:
+        print("warning: auth is off: any client that reaches the port can use the providers' keys")

@@ -27,7 +27,7 @@ from proxy.config import parse_config
 from proxy.passthrough import anthropic_headers, anthropic_request
 from proxy.routing import resolve
 from proxy.upstream import UPSTREAMS
-from streaming.usage_tap import UsageTap
+from streaming.passthrough import PassthroughCheck
 from tests.conftest import MockProvider, Reply, leave_mid_stream, load_fixture, make_config
 
 OPENAI_KEY = "sk-upstream-secret-0123456789"
@@ -375,11 +375,19 @@ def test_client_beta_headers_merge_with_the_providers() -> None:
     ("openai-stream-tool-call.json", "openai", {"input_tokens": 53, "output_tokens": 15}),
 ])
 @pytest.mark.parametrize("size", [1, 7, 97, 100_000])
-def test_usage_tap_reads_usage_whatever_the_pieces(name: str, dialect: Any, usage: dict[str, int], size: int) -> None:
+def test_checked_passthrough_is_byte_for_byte_whatever_the_pieces(name: str, dialect: Any, usage: dict[str, int],
+                                                                   size: int) -> None:
+    """However the reads split it, a valid stream comes out as exactly its bytes, complete, with
+    its usage read on the way."""
     body = fixture_body(name)
-    tap = UsageTap(dialect)
+    check = PassthroughCheck(dialect)
+    out, done = b"", False
     for start in range(0, len(body), size):
-        tap.feed(body[start:start + size])
-    assert tap.at_boundary
-    tap.finish()
-    assert (tap.usage, tap.complete, tap.error) == (usage, True, None)
+        assert not done
+        piece, done = check.feed(body[start:start + size])
+        out += piece
+    if not done:
+        piece, done = check.feed(b"")
+        out += piece
+    assert (out, done, check.outcome.error) == (body, True, None)
+    assert {k: check.outcome.usage[k] for k in usage} == usage
