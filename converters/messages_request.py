@@ -100,7 +100,7 @@ def _tools(tools: Any, gemini_schemas: bool = False) -> list[dict[str, Any]]:
         # The schema is shared with the input, not copied: nothing here writes to it.
         schema = tool.get("input_schema")
         if gemini_schemas:
-            function["parameters"] = clean_gemini_schema(schema)  # a cleaned copy
+            function["parameters"] = clean_gemini_schema(schema, name, f"tools.{i}.input_schema")  # a cleaned copy
         else:
             function["parameters"] = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
         out.append({"type": "function", "function": function})
