@@ -88,7 +88,8 @@ class _Cleaner:
             if key not in _KEPT:
                 continue
             if key == "properties" and isinstance(value, dict):
-                out[key] = {name: self.clean(sub, refs, level + 1) for name, sub in value.items() if isinstance(sub, dict)}
+                out[key] = {name: self.clean(sub, refs, level + 1)
+                            for name, sub in value.items() if isinstance(sub, dict)}
             elif key == "items" and isinstance(value, dict):
                 out[key] = self.clean(value, refs, level + 1)
             elif key == "anyOf" and isinstance(value, list):

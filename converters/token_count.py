@@ -121,7 +121,8 @@ def _media(block: Any) -> tuple[int, int]:
     if not isinstance(block, dict) or block.get("type") not in ("image", "document"):
         return 0, 0
     source = block.get("source")
-    if not isinstance(source, dict) or source.get("type") != "base64" or not isinstance(data := source.get("data"), str):
+    data = source.get("data") if isinstance(source, dict) and source.get("type") == "base64" else None
+    if not isinstance(data, str):
         return 0, 0
     return len(data), _image_tokens(source) if block["type"] == "image" else _pdf_tokens(len(data))
 
