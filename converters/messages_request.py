@@ -4,7 +4,7 @@ Pure: dict in, dict out; the input is never mutated. The output is built from an
 Anthropic-only fields (``cache_control``, ``context_management``, ``thinking``, ``container``,
 ``mcp_servers``, ``service_tier``, ``betas``, ``top_k``, tool ``defer_loading`` ...) and any field a
 future client adds are dropped rather than forwarded: strict OpenAI-compatible hosts answer 400 to
-keys they do not know (ANCHORS §3 #16-17).
+keys they do not know.
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ class ChatTarget:
     max_tokens_field: str = "max_tokens"  # Azure / o-series want "max_completion_tokens"
     gemini_schemas: bool = False  # clean tool schemas for Gemini's OpenAI endpoint (gemini_schema.py)
     reasoning_passback: bool = False  # thinking back as reasoning_content on tool turns (DeepSeek)
+    # PDFs as Chat `file` parts (OpenAI, and hosts that copy its file inputs); without it a PDF is
+    # a 400 naming the block, never silently left out.
+    file_parts: bool = False
 
 
 def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
     """Anthropic Messages request body -> Chat Completions request body for ``target``."""
     out: dict[str, Any] = {"model": target.model,
-                           "messages": to_chat_messages(body, target.reasoning_passback)}
+                           "messages": to_chat_messages(body, target.reasoning_passback, target.file_parts)}
     if (max_tokens := _max_tokens(body.get("max_tokens"), target)) is not None:
         out[target.max_tokens_field] = max_tokens
     for key in ("temperature", "top_p"):
@@ -93,14 +96,14 @@ def _tools(tools: Any, gemini_schemas: bool = False) -> list[dict[str, Any]]:
         if not isinstance(name, str) or not name:
             raise ConversionError("every tool needs a non-empty name", f"tools.{i}.name")
         # Built from name/description/schema only: defer_loading, input_examples, strict and
-        # cache_control must not reach the function object (ANCHORS §4.1 R5).
+        # cache_control must not reach the function object.
         function: dict[str, Any] = {"name": shorten_tool_name(name)}
         if isinstance(description := tool.get("description"), str) and description:
             function["description"] = description
         # The schema is shared with the input, not copied: nothing here writes to it.
         schema = tool.get("input_schema")
         if gemini_schemas:
-            function["parameters"] = clean_gemini_schema(schema)  # a cleaned copy
+            function["parameters"] = clean_gemini_schema(schema, name, f"tools.{i}.input_schema")  # a cleaned copy
         else:
             function["parameters"] = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
         out.append({"type": "function", "function": function})

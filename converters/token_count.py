@@ -15,8 +15,19 @@ mapped with ``bytes.translate`` to character-class strings; C-level ``bytes.coun
 the features a GPT-style pre-tokeniser cares about (word starts, long words, capitals, punctuation
 runs, digits, indentation). Their weights were fitted by least squares on relative error over 69
 texts (the captures, the project's research notes, aiohttp sources, recorded SSE bodies: 226k
-o200k tokens). A GPT-style regex pass over the same text was about 4x slower. Images use
-Anthropic's published formula, with sizes read from the image header.
+o200k tokens). A GPT-style regex pass over the same text was about 4x slower.
+
+Images use Anthropic's published formula (https://platform.claude.com/docs/en/build-with-claude/vision:
+tokens = width * height / 750, after scaling the long edge down to 1568 px, at most about 1,600),
+with the size read from the image header; a URL image, or a header that cannot be read or says
+0 x 0, counts as a full-size image (1,600). PDFs cost their text (1,500-3,000 tokens a page) plus an
+image of each page (https://platform.claude.com/docs/en/build-with-claude/pdf-support), but the
+page count would need the file decoded: a PDF is estimated at 3,000 tokens (``_PDF_PAGE_TOKENS``)
+per 50 kB of file (``_PDF_PAGE_BYTES``), and at least one page.
+
+``estimate_input_tokens`` is the cheaper guess for ``message_start`` (before the upstream reports
+usage): body bytes / 4.5, with base64 images and PDFs taken out of the byte count and counted by
+the rules above instead, so a 1 MB screenshot is ~1,600 tokens, not ~230,000.
 """
 
 from __future__ import annotations
@@ -35,6 +46,10 @@ _PER_TOOL = 8  # function wrapper around each tool definition
 _PER_REQUEST = 3  # priming of the assistant reply
 _IMAGE_MAX = 1600  # Anthropic downsizes larger images to about this many tokens
 _IMAGE_LONG_EDGE = 1568
+# A guess, documented in the module docstring: ~1,500 text tokens plus a ~1,600-token page image per
+# page, and a page per 50 kB of PDF (text pages are smaller, scanned ones larger).
+_PDF_PAGE_TOKENS = 3000
+_PDF_PAGE_BYTES = 50_000
 # Claude Code bodies measured 4.48-4.60 body bytes per o200k token (6.0 for the tool-less 2 kB call).
 _BYTES_PER_TOKEN = 4.5
 
@@ -73,13 +88,50 @@ def count_tokens(body: dict[str, Any]) -> int:
             texts.append(str(tool.get("name") or ""))
             if isinstance(description := tool.get("description"), str):
                 texts.append(description)
-            texts.append(orjson.dumps(tool.get("input_schema") or {}).decode())
+            texts.append(_json(tool.get("input_schema") or {}))
     return extra + _text_tokens("\n".join(texts))
 
 
-def estimate_input_tokens(body_bytes_len: int) -> int:
-    """O(1) guess from the raw body size, for ``message_start`` (overcounts base64 images)."""
-    return max(1, round(body_bytes_len / _BYTES_PER_TOKEN))
+def estimate_input_tokens(raw_len: int, body: dict[str, Any] | None = None) -> int:
+    """A quick guess for ``message_start`` from the raw body size ``raw_len`` of ``body``.
+
+    One pass over the message blocks (and the blocks of tool results) takes the base64 images
+    and PDFs out of the byte count and adds their own estimate. Without ``body`` it is the
+    body size alone, which counts base64 media as text (a 1 MB screenshot as ~230k tokens).
+    """
+    media_bytes = media_tokens = 0
+    messages = body.get("messages") if body is not None else None
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else ():
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "tool_result" and isinstance(inner := block.get("content"), list):
+                for part in inner:
+                    size, tokens = _media(part)
+                    media_bytes, media_tokens = media_bytes + size, media_tokens + tokens
+            else:
+                size, tokens = _media(block)
+                media_bytes, media_tokens = media_bytes + size, media_tokens + tokens
+    return max(1, round(max(0, raw_len - media_bytes) / _BYTES_PER_TOKEN) + media_tokens)
+
+
+def _media(block: Any) -> tuple[int, int]:
+    """(base64 characters, estimated tokens) of a base64 image or document block; (0, 0) otherwise."""
+    if not isinstance(block, dict) or block.get("type") not in ("image", "document"):
+        return 0, 0
+    source = block.get("source")
+    data = source.get("data") if isinstance(source, dict) and source.get("type") == "base64" else None
+    if not isinstance(data, str):
+        return 0, 0
+    return len(data), _image_tokens(source) if block["type"] == "image" else _pdf_tokens(len(data))
+
+
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers past 64 bits, which a JSON body may hold
+        return str(value)
 
 
 def _text_tokens(text: str) -> int:
@@ -115,7 +167,7 @@ def _collect(content: Any, texts: list[str]) -> int:
             texts.append(str(block.get("thinking") or ""))
         elif kind == "tool_use":
             texts.append(str(block.get("name") or ""))
-            texts.append(orjson.dumps(block.get("input") or {}).decode())
+            texts.append(_json(block.get("input") or {}))
         elif kind == "tool_result":
             tokens += _collect(block.get("content"), texts)
         elif kind == "image":
@@ -133,7 +185,13 @@ def _document(source: Any, texts: list[str]) -> int:
         return 0
     if source.get("type") == "content":
         return _collect(source.get("content"), texts)
-    return _IMAGE_MAX  # a PDF: guess one page; its size would need the whole file decoded
+    data = source.get("data")
+    return _pdf_tokens(len(data)) if source.get("type") == "base64" and isinstance(data, str) else _PDF_PAGE_TOKENS
+
+
+def _pdf_tokens(base64_len: int) -> int:
+    """A PDF's tokens from its size alone (see the module docstring): a page per 50 kB."""
+    return _PDF_PAGE_TOKENS * max(1, math.ceil(base64_len * 3 / 4 / _PDF_PAGE_BYTES))
 
 
 def _image_tokens(source: Any) -> int:
@@ -141,8 +199,8 @@ def _image_tokens(source: Any) -> int:
     size = None
     if isinstance(source, dict) and source.get("type") == "base64" and isinstance(source.get("data"), str):
         size = _image_size(source["data"])
-    if size is None:
-        return _IMAGE_MAX  # URLs and unreadable data: assume a full-size image
+    if size is None or min(size) <= 0:
+        return _IMAGE_MAX  # URLs, unreadable data and 0-pixel headers: assume a full-size image
     width, height = size
     scale = min(1.0, _IMAGE_LONG_EDGE / max(width, height))
     return max(1, min(_IMAGE_MAX, math.ceil(width * scale * height * scale / 750)))

@@ -6,16 +6,28 @@ The decoder turns the loose OpenAI delta stream into strictly ordered blocks:
 - text and thinking blocks open lazily, on the first non-whitespace text, so no empty block exists;
 - a synthesised thinking block gets a (tagged) signature before it stops;
 - parallel tool calls are keyed by their OpenAI ``index`` (or by ``id``, or by order, for
-  upstreams that leave the index out). A new call stops the open one only when the open one's
-  arguments already parse as complete JSON; otherwise the upstream is interleaving fragments and
-  the new call is buffered and sent as a whole block once the open one is done. No fragment is
-  ever written into a stopped block.
+  upstreams that leave the index out).
+- An open tool call is stopped only once its arguments parse as complete JSON (or the stream
+  ends). Whatever arrives while they are still incomplete -- another call, text, reasoning -- waits,
+  in arrival order, and is released after the call: a waiting call is sent whole if its own
+  arguments are complete by then, or opened and streamed live if not. No fragment is ever written
+  into a stopped block and no argument fragment is dropped.
+- A tool call that never gets a name cannot be relayed (Anthropic's ``tool_use`` needs one), and
+  dropping it would make a broken answer look complete: a stream that carried one ends in a
+  StreamFailure. (A nameless entry with neither id nor arguments carries nothing and is ignored.)
+  ``stop_reason: tool_use`` is only sent when a ``tool_use`` block was: a ``tool_calls``
+  finish_reason with no call at all ends as ``end_turn``.
+- ``finish_reason: "error"`` (OpenRouter, with or without an ``error`` object in the chunk) is a
+  StreamFailure, never a normal end.
 - usage arrives after finish_reason (in a chunk with empty ``choices``), so the end of the message
-  is only decided in ``finish()``, at ``[DONE]`` or end of stream.
+  is only decided in ``finish()``, at ``[DONE]`` or end of stream. A cut connection
+  (``finish(done=False)``) still ends normally once a finish_reason was seen; before that it is a
+  StreamFailure.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,17 +43,31 @@ from .events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, Strea
 __all__ = ["ChatChunkDecoder", "upstream_error"]
 
 _PENDING, _OPEN, _CLOSED, _BUFFERED = 0, 1, 2, 3
+_CUT = "The upstream provider ended the stream before the message was complete."
+_NAMELESS = "The upstream provider sent a tool call without a name; it cannot be relayed as a tool_use block."
+_FINISH_ERROR = "The upstream provider ended the message with finish_reason \"error\"."
 
 
 class _ToolCall:
-    __slots__ = ("upstream_id", "id", "name", "args", "state")
+    __slots__ = ("upstream_id", "id", "name", "args", "state", "checked")
 
     def __init__(self, upstream_id: str | None) -> None:
         self.upstream_id = upstream_id
         self.id = ""
         self.name = ""
-        self.args: list[str] = []   # kept only while the call is open or buffered
+        self.args: list[str] = []   # kept until the call is stopped
         self.state = _PENDING
+        self.checked = 0            # len(args) when they last failed to parse as complete JSON
+
+
+class _Held:
+    """Text or reasoning that arrived while a tool call's arguments were incomplete."""
+
+    __slots__ = ("kind", "parts")
+
+    def __init__(self, kind: str, text: str) -> None:
+        self.kind = kind
+        self.parts = [text]
 
 
 class ChatChunkDecoder:
@@ -49,7 +75,7 @@ class ChatChunkDecoder:
 
     __slots__ = (
         "_tool_names", "_open", "_open_call", "_ws", "_ws_kind", "_by_index", "_by_id", "_last_call",
-        "_buffered", "_finish_reason", "_stop_sequence", "_usage", "_saw_tools", "_over",
+        "_calls", "_waiting", "_finish_reason", "_stop_sequence", "_usage", "_saw_tools", "_over",
     )
 
     def __init__(self, tool_names: Mapping[str, str] | None = None) -> None:
@@ -61,7 +87,10 @@ class ChatChunkDecoder:
         self._by_index: dict[int, _ToolCall] = {}
         self._by_id: dict[str, _ToolCall] = {}
         self._last_call: _ToolCall | None = None
-        self._buffered: list[_ToolCall] = []   # calls that arrived while another was incomplete
+        self._calls: list[_ToolCall] = []      # every call seen, to find nameless ones at the end
+        # What arrived while the open call's arguments were incomplete, in order. Non-empty only
+        # while a tool call is open and incomplete.
+        self._waiting: deque[_ToolCall | _Held] = deque()
         self._finish_reason: str | None = None
         self._stop_sequence: str | None = None
         self._usage: dict[str, int] | None = None
@@ -82,8 +111,10 @@ class ChatChunkDecoder:
         if usage:
             self._usage = anthropic_usage(usage) or self._usage
         for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) == 0:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 self._choice(choice, out)
+                if self._over:  # finish_reason "error"
+                    break
         return out
 
     def finish(self, done: bool = True) -> list[Event]:
@@ -96,13 +127,17 @@ class ChatChunkDecoder:
             return []
         self._over = True
         if not done and self._finish_reason is None:
-            return [StreamFailure("api_error", "The upstream provider ended the stream before the message was complete.")]
+            return [StreamFailure("api_error", _CUT)]
+        if any(not call.name and (call.upstream_id or any(a.strip() for a in call.args)) for call in self._calls):
+            return [StreamFailure("api_error", _NAMELESS)]
         out: list[Event] = []
+        self._release(out, final=True)
         self._close(out)
-        self._flush_buffered(out)
         reason = FINISH_TO_STOP.get(self._finish_reason or "", "end_turn")
         if self._saw_tools and reason == "end_turn":
             reason = "tool_use"  # some upstreams say "stop" after tool calls
+        elif not self._saw_tools and reason == "tool_use":
+            reason = "end_turn"  # "tool_calls" without a call: no tool_use block to answer
         stop_sequence = None
         if self._stop_sequence is not None and reason == "end_turn":
             reason, stop_sequence = "stop_sequence", self._stop_sequence
@@ -132,9 +167,16 @@ class ChatChunkDecoder:
             tool_calls = delta.get("tool_calls")
             if tool_calls:
                 for call in tool_calls:
-                    self._tool_fragment(call, out)
+                    if isinstance(call, dict):
+                        self._tool_fragment(call, out)
         finish = choice.get("finish_reason")
-        if finish:
+        if finish == "error":
+            # OpenRouter: the provider failed mid-generation. The error object, when there is
+            # one, usually rides at the chunk's top level (handled in feed); some put it here.
+            self._over = True
+            error = choice.get("error")
+            out.append(upstream_error(error) if error is not None else StreamFailure("api_error", _FINISH_ERROR))
+        elif finish:
             self._finish_reason = finish
             # vLLM names the matched stop string in choice.stop_reason (an int is a stop token id)
             matched = choice.get("stop_reason")
@@ -157,15 +199,29 @@ class ChatChunkDecoder:
         if self._open == kind:
             out.append(BlockDelta(kind, text))  # type: ignore[arg-type]
             return
-        if text.isspace():
-            # Whitespace alone opens no block and closes none (it often rides along tool calls);
-            # it is kept and prepended if real text of the same kind follows.
-            self._ws = self._ws + text if self._ws_kind == kind else text
-            self._ws_kind = kind
+        if self._open == "tool_use":
+            if text.isspace() and not self._waiting:
+                self._keep_whitespace(kind, text)  # decides nothing: no need to look at the call
+                return
+            if not self._settle(out):
+                # The call's arguments are incomplete: stopping it now would lose its later
+                # fragments, so the text waits behind it.
+                last = self._waiting[-1] if self._waiting else None
+                if isinstance(last, _Held) and last.kind == kind:
+                    last.parts.append(text)
+                else:
+                    self._waiting.append(_Held(kind, text))
+                return
+        self._emit_text(kind, text, out)
+
+    def _emit_text(self, kind: str, text: str, out: list[Event]) -> None:
+        if self._open == kind:
+            out.append(BlockDelta(kind, text))  # type: ignore[arg-type]
             return
-        if self._open is not None:
-            self._close(out)
-            self._flush_buffered(out)
+        if text.isspace():
+            self._keep_whitespace(kind, text)
+            return
+        self._close(out)
         if self._ws and self._ws_kind == kind:
             text = self._ws + text
         self._ws = ""
@@ -173,10 +229,17 @@ class ChatChunkDecoder:
         out.append(BlockStart(kind))  # type: ignore[arg-type]
         out.append(BlockDelta(kind, text))  # type: ignore[arg-type]
 
+    def _keep_whitespace(self, kind: str, text: str) -> None:
+        # Whitespace alone opens no block and closes none (it often rides along tool calls);
+        # it is kept and prepended if real text of the same kind follows.
+        self._ws = self._ws + text if self._ws_kind == kind else text
+        self._ws_kind = kind
+
     # -- tool calls -------------------------------------------------------------------------
 
     def _tool_fragment(self, fragment: dict[str, Any], out: list[Event]) -> None:
-        function = fragment.get("function") or {}
+        function = fragment.get("function")
+        function = function if isinstance(function, dict) else {}
         name = function.get("name")
         args = function.get("arguments")
         if not isinstance(args, str):
@@ -210,6 +273,7 @@ class ChatChunkDecoder:
         if call is None:
             call = _ToolCall(upstream_id)
             call.id = anthropic_tool_id(upstream_id)
+            self._calls.append(call)
             if isinstance(index, int):
                 self._by_index[index] = call
             if upstream_id:
@@ -221,20 +285,42 @@ class ChatChunkDecoder:
 
     def _start_call(self, call: _ToolCall, out: list[Event]) -> None:
         self._saw_tools = True
-        if self._open == "tool_use":
-            if not self._buffered and _complete_json(self._open_call):
-                self._close(out)
-            else:
-                call.state = _BUFFERED  # interleaved: kept whole until the open call ends
-                self._buffered.append(call)
-                return
-        elif self._open is not None:
-            self._close(out)
+        if self._open == "tool_use" and not self._settle(out):
+            call.state = _BUFFERED  # interleaved: kept whole until the open call ends
+            self._waiting.append(call)
+            return
+        self._open_block(call, out)
+
+    def _open_block(self, call: _ToolCall, out: list[Event]) -> None:
+        self._close(out)
         call.state = _OPEN
         self._open, self._open_call = "tool_use", call
         out.append(BlockStart("tool_use", call.id, call.name))
         if call.args:
             out.append(BlockDelta("json", "".join(call.args)))
+
+    def _settle(self, out: list[Event]) -> bool:
+        """Stop the open tool call if its arguments are complete and release what waited for it.
+        True when nothing waits any more; False while an open call's arguments are incomplete."""
+        call = self._open_call
+        if call is not None:
+            if not _complete(call):
+                return False
+            self._close(out)
+        return self._release(out, final=False)
+
+    def _release(self, out: list[Event], final: bool) -> bool:
+        """Emit what waited, in order. Unless ``final`` (the stream is over), a call whose own
+        arguments are still incomplete stays open, streaming live, and the rest keeps waiting."""
+        while self._waiting:
+            item = self._waiting.popleft()
+            if isinstance(item, _Held):
+                self._emit_text(item.kind, "".join(item.parts), out)
+                continue
+            self._open_block(item, out)
+            if not final and not _complete(item):
+                return False
+        return True
 
     def _close(self, out: list[Event]) -> None:
         if self._open == "thinking":
@@ -246,24 +332,22 @@ class ChatChunkDecoder:
             out.append(BLOCK_STOP)
             self._open = None
 
-    def _flush_buffered(self, out: list[Event]) -> None:
-        for call in self._buffered:
-            out.append(BlockStart("tool_use", call.id, call.name))
-            if call.args:
-                out.append(BlockDelta("json", "".join(call.args)))
-            out.append(BLOCK_STOP)
-            call.state, call.args = _CLOSED, []
-        self._buffered.clear()
 
-
-def _complete_json(call: _ToolCall | None) -> bool:
-    if call is None or not call.args:
+def _complete(call: _ToolCall) -> bool:
+    """Whether the call's arguments parse as complete JSON. Cheap while they cannot: arguments
+    (an object) end in a brace, and arguments that failed are not parsed again until they grow."""
+    args = call.args
+    if len(args) == call.checked:
         return False
-    try:
-        orjson.loads("".join(call.args))
-    except orjson.JSONDecodeError:
-        return False
-    return True
+    last = next((a for a in reversed(args) if not a.isspace()), "").rstrip()
+    if last.endswith(("}", "]")):
+        try:
+            orjson.loads("".join(args))
+            return True
+        except orjson.JSONDecodeError:
+            pass
+    call.checked = len(args)
+    return False
 
 
 def upstream_error(error: Any) -> StreamFailure:

@@ -12,6 +12,10 @@ decides:
   it whole, with no deltas) becomes one json delta;
 - usage is Anthropic's usage object: ``message_delta``'s counters are cumulative and overwrite
   ``message_start``'s (server tools make input and cache counts grow mid-message);
+- a ``content_block_delta`` or ``content_block_stop`` for an index that is not the open block
+  (never started, already stopped, skipped) is ignored, and so is a delta of a kind its block cannot
+  hold (a text delta in a tool_use block): the encoders would otherwise write it into the wrong
+  block, or into none, which the client SDKs reject;
 - the message ends at ``message_stop``. An ``error`` event, or an end of stream before any
   stop_reason, is a StreamFailure; a stream that ends after ``message_delta`` but without
   ``message_stop`` still ends normally, since its stop_reason is known.
@@ -46,15 +50,21 @@ _DELTA_KIND: dict[Any, tuple[DeltaKind, str]] = {
     "input_json_delta": ("json", "partial_json"),
 }
 _BLOCK_KINDS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
+_BLOCK_FOR_DELTA: dict[DeltaKind, frozenset[str]] = {  # the block kinds each delta kind belongs in
+    "text": frozenset({"text"}),
+    "thinking": frozenset({"thinking"}),
+    "signature": frozenset({"thinking"}),
+    "json": frozenset({"tool_use"}),
+}
 
 
 class MessagesEventDecoder:
     """Feed it each parsed Anthropic event payload (it has ``type``); ``finish()`` at end of stream."""
 
-    __slots__ = ("_skipped", "_previous", "_spoken", "_usage", "_stop_reason", "_stop_sequence", "_over")
+    __slots__ = ("_open", "_previous", "_spoken", "_usage", "_stop_reason", "_stop_sequence", "_over")
 
     def __init__(self) -> None:
-        self._skipped: set[Any] = set()     # indices of blocks the client dialect cannot carry
+        self._open: tuple[Any, str] | None = None  # (index, kind) of the started, unstopped block
         self._previous = ""                 # kind of the block started last ("other" when skipped)
         self._spoken: set[str] = set()      # "text" / "thinking" once non-blank text of that kind came
         self._usage: dict[str, Any] = {}
@@ -71,7 +81,10 @@ class MessagesEventDecoder:
         if kind == "content_block_start":
             return self._block_start(payload)
         if kind == "content_block_stop":
-            return [] if payload.get("index") in self._skipped else [BLOCK_STOP]
+            if self._open is None or self._open[0] != payload.get("index"):
+                return []  # a skipped block's stop, or a stop for no open block
+            self._open = None
+            return [BLOCK_STOP]
         if kind == "message_start":
             message = payload.get("message")
             message = message if isinstance(message, dict) else {}
@@ -107,18 +120,20 @@ class MessagesEventDecoder:
         kind = block.get("type") if isinstance(block, dict) else None
         previous, self._previous = self._previous, kind if kind in _BLOCK_KINDS else "other"
         if kind not in _BLOCK_KINDS:
-            self._skipped.add(payload.get("index"))
-            return []
+            return []  # skipped with its deltas and its stop: none of them match an open block
         assert isinstance(block, dict) and isinstance(kind, str)
+        events: list[Event] = [BLOCK_STOP] if self._open is not None else []  # one open at a time
+        self._open = (payload.get("index"), kind)
         if kind == "tool_use":
-            events: list[Event] = [BlockStart("tool_use", str(block.get("id") or ""), str(block.get("name") or ""))]
+            events.append(BlockStart("tool_use", str(block.get("id") or ""), str(block.get("name") or "")))
             if isinstance(tool_input := block.get("input"), dict) and tool_input:
                 events.append(BlockDelta("json", orjson.dumps(tool_input).decode()))
             return events
         if kind == "redacted_thinking":
-            return [BlockStart("redacted_thinking", data=str(block.get("data") or ""))]
+            events.append(BlockStart("redacted_thinking", data=str(block.get("data") or "")))
+            return events
         text_kind = cast(DeltaKind, kind)  # "text" or "thinking"
-        events = [BlockStart(cast(BlockKind, kind))]
+        events.append(BlockStart(cast(BlockKind, kind)))
         if kind in self._spoken and previous != kind:
             events.append(BlockDelta(text_kind, BLOCK_SEPARATOR))
         if isinstance(text := block.get(kind), str) and text:  # Anthropic starts empty; others may not
@@ -132,11 +147,11 @@ class MessagesEventDecoder:
 
     def _delta(self, payload: dict[str, Any]) -> list[Event]:
         delta = payload.get("delta")
-        if not isinstance(delta, dict) or payload.get("index") in self._skipped:
+        if not isinstance(delta, dict) or self._open is None or self._open[0] != payload.get("index"):
             return []
         mapped = _DELTA_KIND.get(delta.get("type"))
-        if mapped is None:
-            return []  # citations_delta, and delta types newer than this code
+        if mapped is None or self._open[1] not in _BLOCK_FOR_DELTA[mapped[0]]:
+            return []  # citations_delta, delta types newer than this code, a kind the block can't hold
         value = delta.get(mapped[1])
         return [self._said(mapped[0], value)] if isinstance(value, str) and value else []
 

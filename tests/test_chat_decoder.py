@@ -12,6 +12,7 @@ import pytest
 
 from converters.thinking import SYNTHETIC_SIGNATURE
 from streaming.chat_decoder import ChatChunkDecoder
+from streaming.events import BlockDelta, BlockStart, BlockStop, MessageEnd, StreamFailure
 from streaming.messages_encoder import MessagesEncoder
 from streaming.sse import SSEParser
 
@@ -278,3 +279,134 @@ def test_message_start_carries_estimate_and_all_usage_fields() -> None:
     assert events[0][1]["message"]["usage"] == {"input_tokens": 42, "output_tokens": 0,
                                                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     assert events[0][1]["message"]["model"] == "claude-sonnet-4-5"
+
+
+# -- edge cases, at the decoder level (exact events) ---------------------------------------------
+
+def decode(*chunks: dict, done: bool = True) -> list:
+    """Every event the decoder emits for ``chunks`` and then ``finish(done)``."""
+    decoder = ChatChunkDecoder()
+    return [e for chunk in chunks for e in decoder.feed(chunk)] + decoder.finish(done=done)
+
+
+CUT = StreamFailure("api_error", "The upstream provider ended the stream before the message was complete.")
+NAMELESS = StreamFailure("api_error", "The upstream provider sent a tool call without a name; "
+                                      "it cannot be relayed as a tool_use block.")
+
+
+def test_text_during_incomplete_tool_call_keeps_the_call_open() -> None:
+    chunks = (delta(tool_calls=[call(0, "call_a", "Write", '{"path": "a.txt", ')]),
+              delta(content="Writing the file."),
+              delta(tool_calls=[call(0, args='"text": "hi"}')]),
+              delta(content=" Done."),
+              finish("tool_calls"))
+    assert decode(*chunks) == [
+        BlockStart("tool_use", "call_a", "Write"), BlockDelta("json", '{"path": "a.txt", '),
+        BlockDelta("json", '"text": "hi"}'), BlockStop(),
+        # the text waited for the call's arguments to complete, then streams on in its own block
+        BlockStart("text"), BlockDelta("text", "Writing the file."), BlockDelta("text", " Done."), BlockStop(),
+        MessageEnd("tool_use", None, None),
+    ]
+    assert blocks(check_stream(transcode(sse(*chunks)))) == [
+        {"type": "tool_use", "id": "call_a", "name": "Write", "input": {"path": "a.txt", "text": "hi"}},
+        {"type": "text", "text": "Writing the file. Done."},
+    ]
+    # the same with reasoning, released when the stream ends (the call is never followed by more)
+    reasoning = (delta(tool_calls=[call(0, "call_a", "Read", '{"path": ')]),
+                 delta(reasoning_content="Which file?"),
+                 delta(tool_calls=[call(0, args='"a.txt"}')]),
+                 finish("tool_calls"))
+    assert decode(*reasoning) == [
+        BlockStart("tool_use", "call_a", "Read"), BlockDelta("json", '{"path": '), BlockDelta("json", '"a.txt"}'),
+        BlockStop(),
+        BlockStart("thinking"), BlockDelta("thinking", "Which file?"), BlockDelta("signature", SYNTHETIC_SIGNATURE),
+        BlockStop(),
+        MessageEnd("tool_use", None, None),
+    ]
+    check_stream(transcode(sse(*reasoning)))
+
+
+def test_what_waits_behind_an_incomplete_call_keeps_its_order() -> None:
+    # call_a is incomplete while text and a second, complete call arrive: a, text, b.
+    chunks = (delta(tool_calls=[call(0, "call_a", "Read", '{"path": ')]),
+              delta(content="and"),
+              delta(tool_calls=[call(1, "call_b", "Read", '{"path": "b"}')]),
+              delta(tool_calls=[call(0, args='"a"}')]),
+              finish("tool_calls"))
+    assert decode(*chunks) == [
+        BlockStart("tool_use", "call_a", "Read"), BlockDelta("json", '{"path": '), BlockDelta("json", '"a"}'),
+        BlockStop(),
+        BlockStart("text"), BlockDelta("text", "and"), BlockStop(),
+        BlockStart("tool_use", "call_b", "Read"), BlockDelta("json", '{"path": "b"}'), BlockStop(),
+        MessageEnd("tool_use", None, None),
+    ]
+    check_stream(transcode(sse(*chunks)))
+
+
+def test_waiting_call_with_incomplete_arguments_streams_live_once_released() -> None:
+    chunks = (delta(tool_calls=[call(0, "call_a", "Read", '{"path": ')]),
+              delta(tool_calls=[call(1, "call_b", "Read", '{"path": ')]),
+              delta(tool_calls=[call(0, args='"a"}')]),
+              delta(content="x"),  # releases b, still incomplete: b opens, the text waits behind it
+              delta(tool_calls=[call(1, args='"b"}')]),
+              finish("tool_calls"))
+    assert decode(*chunks) == [
+        BlockStart("tool_use", "call_a", "Read"), BlockDelta("json", '{"path": '), BlockDelta("json", '"a"}'),
+        BlockStop(),
+        BlockStart("tool_use", "call_b", "Read"), BlockDelta("json", '{"path": '), BlockDelta("json", '"b"}'),
+        BlockStop(),
+        BlockStart("text"), BlockDelta("text", "x"), BlockStop(),
+        MessageEnd("tool_use", None, None),
+    ]
+
+
+def test_tool_call_without_name_does_not_claim_tool_use() -> None:
+    nameless = (delta(content="Let me look."),
+                delta(tool_calls=[call(0, "call_x", None, '{"path": "a"}')]),
+                finish("tool_calls"))
+    assert decode(*nameless) == [BlockStart("text"), BlockDelta("text", "Let me look."), NAMELESS]
+    events = check_stream(transcode(sse(*nameless)))
+    assert events[-1] == ("error", {"type": "error", "error": {"type": "api_error", "message": NAMELESS.message}})
+    assert not any(n == "message_delta" for n, _ in events)
+    # a nameless call next to a named one is still a dropped call: a failure, not tool_use
+    assert decode(delta(tool_calls=[call(0, "c1", "Read", "{}")]), delta(tool_calls=[call(1, args='{"x": 1}')]),
+                  finish("tool_calls"))[-1] == NAMELESS
+    # "tool_calls" with no call at all: nothing to answer, so end_turn, not tool_use
+    assert decode(delta(content="hi"), finish("tool_calls"))[-1] == MessageEnd("end_turn", None, None)
+    # an empty nameless entry (no id, no arguments) carries nothing and changes nothing
+    assert decode(delta(tool_calls=[call(0, "c1", "Read", "{}")]), delta(tool_calls=[call(1, args="")]),
+                  finish("tool_calls"))[-1] == MessageEnd("tool_use", None, None)
+
+
+def test_cut_after_finish_reason_completes_the_message() -> None:
+    usage = {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+    assert decode(delta(content="hi"), finish("stop"), usage, done=False) == [
+        BlockStart("text"), BlockDelta("text", "hi"), BlockStop(),
+        MessageEnd("end_turn", {"input_tokens": 10, "output_tokens": 2, "cache_creation_input_tokens": 0,
+                                "cache_read_input_tokens": 0}, None),
+    ]
+    assert decode(delta(tool_calls=[call(0, "c", "Read", '{"p": 1}')]), finish("tool_calls"), done=False) == [
+        BlockStart("tool_use", "c", "Read"), BlockDelta("json", '{"p": 1}'), BlockStop(),
+        MessageEnd("tool_use", None, None),
+    ]
+    # no finish_reason yet: the message is incomplete, whatever was streamed
+    assert decode(delta(content="half an ans"), done=False) == [BlockStart("text"), BlockDelta("text", "half an ans"),
+                                                                  CUT]
+
+
+def test_finish_reason_error_is_a_failure() -> None:
+    # OpenRouter's mid-stream error: the error object rides in the chunk with finish_reason "error"
+    with_error = {"error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
+                  "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}
+    assert decode(delta(content="hi"), with_error) == [
+        BlockStart("text"), BlockDelta("text", "hi"), StreamFailure("api_error", "Provider disconnected unexpectedly")]
+    # without one, finish_reason "error" alone still fails the message; nothing after it counts
+    bare = StreamFailure("api_error", 'The upstream provider ended the message with finish_reason "error".')
+    assert decode(delta(content="hi"), finish("error"), delta(content="more"), finish("stop")) == [
+        BlockStart("text"), BlockDelta("text", "hi"), bare]
+    in_choice = {"choices": [{"index": 0, "delta": {}, "finish_reason": "error",
+                              "error": {"message": "Rate limited", "code": 429}}]}
+    assert decode(in_choice) == [StreamFailure("rate_limit_error", "Rate limited")]
+    events = check_stream(transcode(sse(delta(content="hi"), finish("error"))))
+    assert events[-1][1]["error"] == {"type": "api_error", "message": bare.message}
+    assert not any(n == "message_delta" for n, _ in events)

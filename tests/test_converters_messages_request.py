@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from converters.chat_messages import SERVER_TOOL_BLOCKS
 from converters.messages_request import ChatTarget, ConversionError, to_chat_request
 from converters.tool_names import restore_map
 
@@ -355,20 +356,129 @@ def test_assistant_text_joined_thinking_dropped() -> None:
     ]
 
 
-def test_documents_server_blocks_and_unknown_blocks() -> None:
-    messages = [user({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}},
-                     {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
-                                                     "data": "JVBERi0x"}},
-                     {"type": "search_result", "source": "s", "title": "t", "content": [text("r")]},
-                     {"type": "brand_new_block", "x": 1}),
-                assistant(text("searching"),
-                          {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"q": "x"}},
-                          {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
-                          text("found it"))]
+PDF = {"type": "document", "title": "report.pdf",
+       "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}}
+PDF_PART = {"type": "file", "file": {"filename": "report.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}}
+PNG = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}
+FILES = ChatTarget(model="gpt-test", file_parts=True)
+
+
+def refused(messages: list[dict[str, Any]], target: ChatTarget = TARGET) -> ConversionError:
+    with pytest.raises(ConversionError) as caught:
+        convert(messages, target)
+    return caught.value
+
+
+def test_pdf_document_becomes_a_file_part() -> None:
+    untitled = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0y"}}
+    notes = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}}
+    assert convert([user(text("summarise"), PDF, untitled, notes)], FILES)["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "summarise"},
+        PDF_PART,
+        {"type": "file", "file": {"filename": "document.pdf", "file_data": "data:application/pdf;base64,JVBERi0y"}},
+        {"type": "text", "text": "notes"},  # a text document is text, whatever the target reads
+    ]}]
+
+
+def test_pdf_document_refused_when_provider_reads_no_files() -> None:
+    error = refused([user(text("q")), assistant(text("a")), user(text("read this"), PDF)])
+    assert error.param == "messages.2.content.1"
+    assert str(error) == ("this provider cannot read documents (PDF); send the document's text instead, "
+                          "or use a provider that reads PDF files")
+    # Chat file parts take base64 only: a PDF by URL is refused even where files are read
+    by_url = {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}
+    error = refused([user(by_url)], FILES)
+    assert error.param == "messages.0.content.0.source"
+    assert str(error).startswith("a PDF given by URL cannot be sent to an OpenAI-compatible provider")
+    by_id = {"type": "document", "source": {"type": "file", "file_id": "file_1"}}
+    assert refused([user(by_id)], FILES).param == "messages.0.content.0.source"
+    not_pdf = {"type": "document", "source": {"type": "base64", "media_type": "text/csv", "data": "YSxi"}}
+    assert refused([user(not_pdf)], FILES).param == "messages.0.content.0.source.media_type"
+    assert refused([user({"type": "document"})], FILES).param == "messages.0.content.0.source"
+
+
+def test_pdf_in_tool_result_moves_to_user_message() -> None:
+    messages = [user({"type": "tool_result", "tool_use_id": "a", "content": [text("page 1:"), PDF]},
+                     {"type": "tool_result", "tool_use_id": "b", "content": [PDF, PNG, PDF]},
+                     text("what now?"))]
+    assert convert(messages, FILES)["messages"] == [
+        {"role": "tool", "tool_call_id": "a", "content": "page 1:\n[document attached below]"},
+        {"role": "tool", "tool_call_id": "b", "content": "[document attached below]\n[image attached below]"},
+        {"role": "user", "content": [PDF_PART, PDF_PART,
+                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+                                     PDF_PART, {"type": "text", "text": "what now?"}]},
+    ]
+    error = refused(messages)
+    assert error.param == "messages.0.content.0.content.1"
+    assert str(error).startswith("this provider cannot read documents (PDF)")
+
+
+def test_tool_result_with_only_uncarriable_content_is_refused() -> None:
+    call = assistant({"type": "tool_use", "id": "t1", "name": "render", "input": {}})
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "audio", "data": "UklG"}]}
+    error = refused([user(text("go")), call, user(result)])
+    assert error.param == "messages.2.content.0.content.0"
+    assert str(error) == ("content block type 'audio' in a tool result cannot be sent to this provider "
+                          "(it has no OpenAI Chat form)")
+    # a tool result holding only a PDF, for a provider that reads none: refused, not "(empty result)"
+    assert refused([user(text("go")), call, user({**result, "content": [PDF]})]).param == \
+        "messages.2.content.0.content.0"
+    # "(empty result)" is only for a result that had no content (test_tool_result_error_and_empty_content)
+    blank = {**result, "content": [text(" ")]}
+    assert convert([user(text("go")), call, user(blank)])["messages"][-1]["content"] == "(empty result)"
+
+
+def test_unknown_block_type_is_refused() -> None:
+    error = refused([user(text("hi"), {"type": "brand_new_block", "x": 1})])
+    assert error.param == "messages.0.content.1"
+    assert str(error) == ("content block type 'brand_new_block' in a user turn cannot be sent to this provider "
+                          "(it has no OpenAI Chat form)")
+    error = refused([user(text("hi")), assistant(text("a"), {"type": "compaction", "content": "summary"})])
+    assert error.param == "messages.1.content.1"
+    assert "'compaction' in an assistant turn" in str(error)
+    # known blocks in the wrong role are refused the same way
+    assert refused([user({"type": "tool_use", "id": "t", "name": "f", "input": {}})]).param == "messages.0.content.0"
+    assert refused([user(text("q")), assistant(PNG)]).param == "messages.1.content.0"
+    assert refused([user(text("q")), assistant({"type": "tool_result", "tool_use_id": "t"})]).param == \
+        "messages.1.content.0"
+    assert refused([user({"type": "tool_reference", "tool_name": "f"})]).param == "messages.0.content.0"
+
+
+@pytest.mark.parametrize("kind", sorted(SERVER_TOOL_BLOCKS))
+def test_server_tool_blocks_in_history_are_dropped(kind: str) -> None:
+    block = {"type": kind, "id": "srvtoolu_1", "tool_use_id": "srvtoolu_1", "content": []}
+    messages = [user(text("look it up"), block),
+                assistant(text("searching"), block, text("found it")),
+                assistant(block)]  # a turn of server-tool traffic only: nothing left to send
     assert convert(messages)["messages"] == [
-        {"role": "user", "content": "notes"},
+        {"role": "user", "content": "look it up"},
         {"role": "assistant", "content": "searching\n\nfound it"},
     ]
+
+
+def test_server_tool_blocks_are_the_documented_set() -> None:
+    assert SERVER_TOOL_BLOCKS == {
+        "server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
+        "bash_code_execution_tool_result", "text_editor_code_execution_tool_result", "tool_search_tool_result",
+        "mcp_tool_use", "mcp_tool_result", "container_upload"}
+
+
+def test_search_result_becomes_text() -> None:
+    found = {"type": "search_result", "source": "https://example.com/guide", "title": "Setup guide",
+             "content": [text("Install it."), text("Then run it.")], "citations": {"enabled": True}}
+    assert convert([user(found, text("How do I start?"))])["messages"] == [{"role": "user", "content": (
+        "Search result: Setup guide\nSource: https://example.com/guide\n\nInstall it.\n\nThen run it.\n\n"
+        "How do I start?")}]
+    # in a tool result (a client-side search tool), and next to a tool search's tool reference
+    result = {"type": "tool_result", "tool_use_id": "t1",
+              "content": [found, {"type": "tool_reference", "tool_name": "get_weather"}]}
+    assert convert([user(result)])["messages"] == [{"role": "tool", "tool_call_id": "t1", "content": (
+        "Search result: Setup guide\nSource: https://example.com/guide\n\nInstall it.\n\nThen run it.\n"
+        "[tool get_weather loaded]")}]
+    # without text, its title and source are still what the user sent
+    empty = {"type": "search_result", "source": "https://example.com/x", "title": "X", "content": []}
+    assert convert([user(empty, text("q"))])["messages"] == [
+        {"role": "user", "content": "Search result: X\nSource: https://example.com/x\n\nq"}]
 
 
 def test_tool_definition_built_from_allowed_fields_only() -> None:

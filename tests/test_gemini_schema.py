@@ -5,7 +5,12 @@ from __future__ import annotations
 import copy
 import json
 
-from converters.gemini_schema import clean_gemini_schema
+import pytest
+
+from converters import gemini_schema
+from converters.errors import ConversionError
+from converters.gemini_schema import MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, clean_gemini_schema
+from converters.messages_request import ChatTarget, to_chat_request
 
 from .conftest import load_capture
 
@@ -79,3 +84,68 @@ def test_rewrites() -> None:
 
 def test_missing_schema_becomes_an_empty_object() -> None:
     assert clean_gemini_schema(None) == {"type": "object", "properties": {}}
+
+
+def fan_out_schema(definitions: int = 8, references: int = 10) -> dict:
+    """Each definition references the previous one ``references`` times: ~10**8 nodes once inlined."""
+    defs: dict = {"d0": {"type": "string"}}
+    for i in range(1, definitions):
+        defs[f"d{i}"] = {"type": "object",
+                         "properties": {f"p{j}": {"$ref": f"#/$defs/d{i - 1}"} for j in range(references)}}
+    return {"type": "object", "properties": {"root": {"$ref": f"#/$defs/d{definitions - 1}"}}, "$defs": defs}
+
+
+def test_ref_fan_out_schema_is_refused_within_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = fan_out_schema()
+    assert len(json.dumps(schema)) < 3000
+    built = 0
+    normalise = gemini_schema._normalise
+
+    def counting(node: dict) -> dict:  # called once for every node the cleaner builds
+        nonlocal built
+        built += 1
+        return normalise(node)
+
+    monkeypatch.setattr(gemini_schema, "_normalise", counting)
+    with pytest.raises(ConversionError) as caught:
+        clean_gemini_schema(schema, "Search", "tools.3.input_schema")
+    assert caught.value.param == "tools.3.input_schema"
+    assert str(caught.value).startswith("the schema of tool 'Search' expands past 10,000 nodes for Gemini")
+    assert built == MAX_SCHEMA_NODES == 10_000  # it stopped at the budget, not after 10**8 nodes
+    # a smaller fan-out (3 definitions x 10 references: 112 nodes) is inlined in full
+    small = clean_gemini_schema(fan_out_schema(definitions=3))
+    assert small["properties"]["root"]["properties"]["p9"]["properties"]["p0"] == {"type": "string"}
+    assert json.dumps(small).count('"string"') == 100
+
+
+def test_deep_plain_nesting_is_refused_not_recursion_error() -> None:
+    def nested(levels: int) -> dict:
+        node: dict = {"type": "string"}
+        for _ in range(levels - 1):
+            node = {"type": "object", "properties": {"a": node}}
+        return node
+
+    assert clean_gemini_schema(nested(MAX_SCHEMA_DEPTH)) == nested(MAX_SCHEMA_DEPTH)  # 64 levels: kept
+    for levels in (MAX_SCHEMA_DEPTH + 1, 5000):  # 5000 would overflow Python's recursion limit
+        with pytest.raises(ConversionError) as caught:
+            clean_gemini_schema(nested(levels), "Deep", "tools.0.input_schema")
+        assert caught.value.param == "tools.0.input_schema"
+        assert str(caught.value).startswith("the schema of tool 'Deep' nests deeper than 64 levels")
+    # items and anyOf count as levels too
+    node: dict = {"type": "string"}
+    for level in range(100):
+        node = {"type": "array", "items": node} if level % 2 else {"anyOf": [node]}
+    with pytest.raises(ConversionError):
+        clean_gemini_schema(node)
+
+
+def test_schema_errors_name_the_tool_in_the_request() -> None:
+    tools = [{"name": "ok", "input_schema": {"type": "object"}},
+             {"name": "web_search", "type": "web_search_20250305"},
+             {"name": "fan_out", "input_schema": fan_out_schema()}]
+    body = {"model": "x", "max_tokens": 10, "messages": [{"role": "user", "content": "go"}], "tools": tools}
+    with pytest.raises(ConversionError) as caught:
+        to_chat_request(body, ChatTarget(model="gemini-2.5-pro", gemini_schemas=True))
+    assert caught.value.param == "tools.2.input_schema"
+    assert "'fan_out'" in str(caught.value)
+    assert "fan_out" in to_chat_request(body, ChatTarget(model="gpt-4o"))["tools"][1]["function"]["name"]

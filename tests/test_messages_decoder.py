@@ -316,3 +316,29 @@ def test_decoder_events() -> None:
     assert decoder.feed({"type": "message_stop"}) == [
         MessageEnd("stop_sequence", {"input_tokens": 9, "output_tokens": 30}, "END")]
     assert decoder.feed({"type": "message_stop"}) == [] and decoder.finish(done=False) == []
+
+
+def test_delta_for_a_block_never_started_is_ignored() -> None:
+    decoder = MessagesEventDecoder()
+    decoder.feed(START)
+    stray = {"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "lost?"}}
+    assert decoder.feed(stray) == []  # before any block
+    assert decoder.feed(TEXT[0]) == [BlockStart("text")]
+    assert decoder.feed(stray) == []  # another index than the open block's
+    assert decoder.feed({"type": "content_block_delta", "index": [], "delta": {"type": "text_delta", "text": "x"}}) == []
+    # a delta of a kind the open block cannot hold (json in a text block) is ignored too
+    assert decoder.feed({"type": "content_block_delta", "index": 0,
+                         "delta": {"type": "input_json_delta", "partial_json": "{}"}}) == []
+    assert decoder.feed(TEXT[2]) == [BlockDelta("text", "Hel")]
+    assert decoder.feed({"type": "content_block_stop", "index": 3}) == []  # not the open block
+    assert decoder.feed({"type": "content_block_stop", "index": 0}) == [BlockStop()]
+    assert decoder.feed({"type": "content_block_delta", "index": 0,
+                         "delta": {"type": "text_delta", "text": "late"}}) == []  # after its stop
+    assert decoder.feed({"type": "content_block_stop", "index": 0}) == []  # a second stop
+    # through the encoder, the stray events change nothing the client sees
+    chunks = frames(transcode(sse(START, stray, *TEXT, stray, {"type": "content_block_stop", "index": 0},
+                                  {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                   "usage": {"output_tokens": 2}}, {"type": "message_stop"})))
+    assert [c["choices"][0]["delta"] for c in chunks[:-2]] == [
+        {"role": "assistant", "content": ""}, {"content": "Hel"}, {}]
+    assert chunks[-1] == "[DONE]"

@@ -141,3 +141,51 @@ def test_estimate_input_tokens_from_body_size() -> None:
     assert size == 76331
     assert estimate_input_tokens(size) == 16962  # 76331 / 4.5; o200k says 17041
     assert estimate_input_tokens(0) == 1
+
+
+def test_screenshot_counts_as_an_image_not_text() -> None:
+    data = base64.b64encode(png(1568, 1000) + bytes(750_000)).decode()  # a 1 MB base64 PNG
+    screenshot = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+    request_body = body(screenshot, {"type": "text", "text": "What is on this screen?"})
+    raw_len = len(orjson.dumps(request_body))
+    assert (len(data), raw_len) == (1_000_036, 1_000_241)
+    # 205 bytes of JSON and text / 4.5 = 46, plus the image: 1568*1000/750 = 2091, capped at 1600
+    assert estimate_input_tokens(raw_len, request_body) == 46 + 1600
+    assert estimate_input_tokens(raw_len) == 222_276  # the body size alone: base64 counted as text
+    # the same screenshot returned by a tool (Claude Code's computer use, browser tools)
+    result = body({"type": "tool_result", "tool_use_id": "t1", "content": [screenshot]})
+    raw_len = len(orjson.dumps(result))
+    assert estimate_input_tokens(raw_len, result) == round((raw_len - len(data)) / 4.5) + 1600 == 47 + 1600
+    # a PDF: 3,000 tokens a page, a page per 50 kB (150 kB here: 3 pages), in both estimates
+    pdf = base64.b64encode(b"%PDF-1.7\n" + bytes(149_991)).decode()
+    document = body({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}},
+                    {"type": "text", "text": "Summarise."})
+    assert estimate_input_tokens(len(orjson.dumps(document)), document) == 45 + 9000
+    assert count_tokens(document) == count_tokens(body({"type": "text", "text": "Summarise."})) + 9000
+
+
+@pytest.mark.parametrize("raw", [
+    png(0, 0), png(0, 500), png(500, 0),
+    b"\x89PNG\r\n\x1a\n\x00\x00",  # truncated inside the header
+    b"GIF89a\x00\x00\x00\x00" + bytes(600),  # 0 x 0 GIF
+    jpeg(0, 0), b"\xff\xd8\xff\xe0\xff\xff",  # 0 x 0 JPEG; a JPEG whose first segment runs off the end
+    b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(16),  # 0 x 0 lossy WebP
+])
+def test_zero_by_zero_png_header_is_not_a_crash(raw: bytes) -> None:
+    """A header that says 0 x 0, or one cut short, counts as a full-size image (1,600 tokens)."""
+    data = base64.b64encode(raw).decode()
+    broken = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+    text_only = count_tokens(body({"type": "text", "text": "describe"}))
+    assert count_tokens(body(broken, {"type": "text", "text": "describe"})) == text_only + 1600
+    in_tool = body({"type": "tool_result", "tool_use_id": "t", "content": [broken]})
+    raw_len = len(orjson.dumps(in_tool))
+    assert estimate_input_tokens(raw_len, in_tool) == round((raw_len - len(data)) / 4.5) + 1600
+    garbage = body({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "\u00e9!*"}})
+    assert count_tokens(garbage) == count_tokens(body()) + 1600
+
+
+def test_estimate_ignores_malformed_bodies_and_counts_huge_integers() -> None:
+    assert estimate_input_tokens(45, {"messages": "not a list"}) == 10
+    assert estimate_input_tokens(45, {"messages": [None, {"content": [None, {"type": "image"}]}]}) == 10
+    huge = body({"type": "tool_use", "id": "t", "name": "f", "input": {"n": 2**70}})
+    assert count_tokens(huge) > count_tokens(body())
