@@ -103,7 +103,7 @@ class _AnthropicClient:
         return passthrough.anthropic_request(raw, body, target), passthrough.anthropic_headers(headers, target.provider)
 
     def to_hub(self, raw: bytes, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], Reply]:
-        return body, _MessagesReply(target.response_model, estimate_input_tokens(len(raw)))
+        return body, _MessagesReply(target.response_model, estimate_input_tokens(len(raw), body))
 
 
 class _AnthropicProvider:

@@ -75,7 +75,11 @@ def redact(text: str, *secrets: str | None) -> str:
 
 
 def anthropic_error_body(error: ProxyError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error.error_type, "message": error.message}}
+    """Anthropic's error shape has no ``param``: the field a 400 is about leads the message."""
+    message, param = error.message, error.param
+    if param and not message.startswith(param):
+        message = f"{param}: {message}"
+    return {"type": "error", "error": {"type": error.error_type, "message": message}}
 
 
 def openai_error_body(error: ProxyError) -> dict[str, Any]:

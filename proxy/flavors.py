@@ -11,7 +11,8 @@ URL and auth-header differences (Azure) live with the connection, in proxy/upstr
 - azure: deployment URLs and the api-key header (upstream.py); o-series deployments want
   ``max_tokens_field: max_completion_tokens``;
 - openrouter, groq, ollama, vllm: their reasoning fields are read by the decoders already;
-  OpenRouter's provider-routing options go in a route's ``extra_body``.
+  OpenRouter's provider-routing options go in a route's ``extra_body``;
+- openai, azure, openrouter: documents (PDF) go as ``file`` content parts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from .routing import Target
 
 __all__ = ["chat_target", "with_extra_body"]
 
+# Flavors whose Chat endpoint reads PDFs sent as ``file`` content parts (OpenAI's own API, Azure
+# OpenAI, and OpenRouter, which converts them for the models it routes to); elsewhere a document
+# is refused with a 400 rather than dropped.
+_READS_FILES = frozenset({"openai", "azure", "openrouter"})
+
 
 def chat_target(target: Target) -> ChatTarget:
     provider, route = target.provider, target.route
@@ -35,6 +41,7 @@ def chat_target(target: Target) -> ChatTarget:
         max_tokens_field=provider.max_tokens_field,
         gemini_schemas=provider.flavor in ("gemini", "vertex"),
         reasoning_passback=provider.flavor == "deepseek",
+        file_parts=provider.flavor in _READS_FILES,
     )
 
 

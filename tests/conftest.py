@@ -44,6 +44,7 @@ class Reply:
     hang: float = 0.0              # pause after the last piece before ending (or forever if < 0)
     headers: dict[str, str] = field(default_factory=dict)
     cut: bool = False              # drop the connection after the body instead of ending cleanly
+    stall: float = 0.0             # silence before anything, headers included
 
     @classmethod
     def from_fixture(cls, name: str, chunk_size: int = 97) -> Reply:
@@ -68,11 +69,11 @@ class Reply:
         return reply
 
     @classmethod
-    def sse(cls, *payloads: Any, done: bool = True, chunk_size: int = 0) -> Reply:
+    def sse(cls, *payloads: Any, done: bool = True, chunk_size: int = 0, stall: float = 0.0) -> Reply:
         body = b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
         if done:
             body += b"data: [DONE]\n\n"
-        return cls(body=body, content_type="text/event-stream", chunk_size=chunk_size)
+        return cls(body=body, content_type="text/event-stream", chunk_size=chunk_size, stall=stall)
 
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Reply:
@@ -111,6 +112,7 @@ class MockProvider:
         app.router.add_post("/v1/chat/completions", self._handle)  # OpenAI-compatible
         app.router.add_post("/v1/messages", self._handle)          # Anthropic
         app.router.add_post("/v1/messages/count_tokens", self._handle)
+        app.router.add_post("/v1/responses", self._handle)          # OpenAI Responses
         return app
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -124,6 +126,12 @@ class MockProvider:
             reply = self.responder(body)
         else:
             reply = Reply(status=500, body=b'{"error":{"message":"no scripted reply"}}')
+        if reply.stall:
+            try:
+                await asyncio.sleep(reply.stall)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
         if not reply.chunk_size and not reply.cut:
             return web.Response(status=reply.status, body=reply.body, content_type=None,
                                 headers={"Content-Type": reply.content_type, **reply.headers})

@@ -80,3 +80,66 @@ async def test_route_system_prompt_is_used_only_when_the_request_has_none(provid
                 assert (await resp.json())["choices"][0]["message"]["content"] == "Arr"
     assert provider.requests[0]["system"] == [{"type": "text", "text": "You are a pirate."}]
     assert provider.requests[1]["system"] == [{"type": "text", "text": "Be brief."}]
+
+
+# --- metrics that can't be abused ------------------------------------------------------------------
+
+async def test_metrics_need_dragomans_key_when_auth_is_on(provider: MockProvider, start_dragoman) -> None:  # type: ignore[no-untyped-def]
+    url = await start_dragoman(auth={"api_keys": ["right"]})
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/metrics") as resp:
+            assert resp.status == 401
+        async with session.get(f"{url}/metrics", headers={"Authorization": "Bearer right"}) as resp:
+            assert resp.status == 200 and "dragoman_requests_total" in await resp.text()
+        async with session.get(f"{url}/health") as resp:   # probes stay open
+            assert resp.status == 200
+    public = await start_dragoman(auth={"api_keys": ["right"]}, metrics={"public": True})
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{public}/metrics") as resp:
+            assert resp.status == 200
+
+
+async def test_metrics_port_moves_metrics_off_the_main_listener(start_dragoman) -> None:  # type: ignore[no-untyped-def]
+    url = await start_dragoman(metrics={"port": 0})
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/metrics") as resp:
+            assert resp.status == 404
+
+
+async def test_url_routed_upstreams_share_one_metrics_label(provider: MockProvider, start_dragoman) -> None:  # type: ignore[no-untyped-def]
+    """Any caller names its own host in a URL route; as a label it would grow the series without
+    bound, so every URL-routed upstream is counted as one."""
+    url = await start_dragoman(url_routing={"enabled": True, "allow_hosts": ["127.0.0.1", "localhost"],
+                                            "allow_private": True})
+    port = provider.root.rsplit(":", 1)[1]
+    async with aiohttp.ClientSession() as session:
+        for host in ("127.0.0.1", "localhost"):
+            provider.script(Reply.from_fixture("openai-cached-tokens.json"))
+            async with session.post(f"{url}/http/{host}:{port}/v1/m/v1/messages", headers={"x-api-key": "k"},
+                                    json={"model": "c", "max_tokens": 5,
+                                          "messages": [{"role": "user", "content": "hi"}]}) as resp:
+                assert resp.status == 200
+        async with session.get(f"{url}/metrics") as resp:
+            text = await resp.text()
+    assert 'provider="url-routing",status="200"} 2.0' in text
+    assert "localhost" not in text and "127.0.0.1" not in text
+
+
+async def test_stream_that_failed_midway_counts_its_real_outcome(provider: MockProvider, dragoman: str) -> None:
+    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+    provider.script(Reply(body=b"data: " + json.dumps(chunk).encode() + b"\n\n", content_type="text/event-stream",
+                          chunk_size=40, cut=True))
+    with capture_logs() as logs:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{dragoman}/v1/messages", json={
+                    "model": "claude-x", "max_tokens": 10, "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}]}) as resp:
+                assert resp.status == 200
+                assert b"event: error" in await resp.read()
+            async with session.get(f"{dragoman}/metrics") as resp:
+                text = await resp.text()
+    assert ('dragoman_requests_total{outcome="api_error",path="/v1/messages",provider="mock",status="200"} 1.0'
+            in text)
+    [line] = requests_logged(logs)
+    assert (line["status"], line["error"]) == (200, "api_error")
