@@ -120,9 +120,10 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], int | None]:
         kind = tool.get("type")
         if kind in (None, "custom"):
             out.append(_function(tool, f"tools.{i}"))
-        elif isinstance(kind, str) and kind.startswith("web_search_") and not any(t["type"] == "web_search" for t in out):
-            search, max_tool_calls = _web_search(tool)
-            out.append(search)
+        elif isinstance(kind, str) and kind.startswith("web_search_"):
+            if not any(t["type"] == "web_search" for t in out):  # a second one adds nothing
+                search, max_tool_calls = _web_search(tool)
+                out.append(search)
         # Any other server tool (bash, code execution, text editor, web fetch...) runs only on Anthropic.
     return out, max_tool_calls
 

@@ -1,4 +1,4 @@
-"""Reasoning effort <-> thinking budget: the one table each way.
+"""Reasoning effort <-> thinking budget: the one table each way, and when Anthropic thinking can be on.
 
 OpenAI dialects (Chat's ``reasoning_effort``, Responses' ``reasoning.effort``) name an effort;
 Anthropic's ``thinking`` takes a token budget (or, adaptive, an effort of its own in

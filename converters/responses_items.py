@@ -16,10 +16,10 @@ mutates the input; only fields the Responses API knows are copied, so Anthropic-
   issued) -> a ``reasoning`` item with its id and encrypted content, but only where a function
   call follows it. The API pairs a reasoning item with the item that followed it by that item's
   id, and the hub keeps no item ids; a reasoning item followed by an id-less message is a 400
-  ("... was provided without its required following item", recorded in the shared fixture
-  openai-responses-error-400-orphan-reasoning-item). Reasoning matters most inside a tool loop,
-  and there the call follows it. Other thinking (Anthropic-signed, synthetic) is dropped: this
-  provider cannot read it; so are redacted_thinking and ``_SERVER_TOOL_BLOCKS``.
+  ("... was provided without its required following item", recorded in
+  tests/fixtures/openai-responses-error-400-orphan-reasoning-item.json). Reasoning matters most
+  inside a tool loop, and there the call follows it. Other thinking (Anthropic-signed, synthetic)
+  is dropped: this provider cannot read it; so are redacted_thinking and ``_SERVER_TOOL_BLOCKS``.
 - Any other block type is refused with a 400 naming it.
 """
 
@@ -85,9 +85,12 @@ def _input_text(text: str) -> dict[str, Any]:
 
 
 def _blocks(content: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, block) of a string or block-list content; a string is one text block."""
     if isinstance(content, str):
         return [(0, {"type": "text", "text": content})]
-    return [(j, block) for j, block in enumerate(content) if isinstance(block, dict)] if isinstance(content, list) else []
+    if not isinstance(content, list):
+        return []
+    return [(j, block) for j, block in enumerate(content) if isinstance(block, dict)]
 
 
 def _user_items(content: Any, param: str) -> list[dict[str, Any]]:

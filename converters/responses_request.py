@@ -135,6 +135,9 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
     include = body.get("include")
     if isinstance(include, list) and _LOGPROBS in include:
         raise ConversionError("logprobs are not available from this model", "include")
+    limit = body.get("max_tool_calls")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConversionError("max_tool_calls must be a positive integer", "max_tool_calls")
     if body.get("truncation") not in (None, "auto", "disabled"):
         raise ConversionError(f"unsupported truncation {body['truncation']!r}", "truncation")
 

@@ -575,6 +575,8 @@ def test_prompt_cache_key_marks_the_stable_prefix() -> None:
     ("top_logprobs", 5, "top_logprobs"),
     ("include", ["reasoning.encrypted_content", "message.output_text.logprobs"], "include"),
     ("truncation", "sometimes", "truncation"),
+    ("max_tool_calls", 0, "max_tool_calls"),
+    ("max_tool_calls", "3", "max_tool_calls"),
 ])
 def test_options_that_change_the_answer_are_refused(option: str, value: Any, param: str) -> None:
     refused({"input": "x", option: value}, param)
