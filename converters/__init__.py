@@ -1,4 +1,5 @@
-"""Pure request/response converters between the Anthropic Messages and OpenAI Chat dialects.
+"""Pure request/response converters between the Anthropic Messages, OpenAI Chat and
+OpenAI Responses dialects.
 
 Everything here is dict in, dict out: no I/O, no logging, no imports from ``proxy``.
 """

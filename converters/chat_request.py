@@ -14,20 +14,11 @@ debug log). Unknown fields are ignored. Rules that are choices rather than trans
 - role "tool" messages become tool_result blocks in one user turn right after the assistant turn,
   ahead of any user content of that turn. A result for an unknown call, or a call left without
   a result, is a 400 here, as it is on OpenAI.
-- ``temperature`` is clamped to Anthropic's 0..1: OpenAI's 1..2 means "more random than the
-  default" and 1.0 is Anthropic's most random, while scaling would change the meaning of the
-  0..1 values clients actually send.
-- ``reasoning_effort`` -> ``thinking: {type: enabled, budget_tokens}`` from EFFORT_TO_BUDGET
-  (none: off; minimal 1024, low 2048, medium 8192, high 24576, xhigh and max 32768). The budget
-  must be below max_tokens. OpenAI's max_completion_tokens counts reasoning too, so max_tokens
-  is raised to budget + max_tokens when needed. Under the route ceiling, the budget shrinks to
-  leave 1024 tokens for the answer; below Anthropic's minimum budget (1024), thinking stays off.
-  It also stays off (Anthropic would reject the request) when tool_choice forces a tool, when the
-  last assistant turn made tool calls (that turn would have to start with the signed thinking
-  block OpenAI clients never send back), and when the conversation ends in an assistant prefill.
-  With thinking on, temperature and top_k are not sent, and top_p only when >= 0.95.
-- ``temperature`` and ``top_p`` together: only temperature is sent (current Claude models
-  reject the pair).
+- ``reasoning_effort`` -> ``thinking: {type: enabled, budget_tokens}`` by the rules of
+  converters.reasoning.anthropic_thinking (budget table, max_tokens, route ceiling, and when
+  thinking stays off: a forced tool, an unsigned tool turn, a prefill).
+- ``temperature`` / ``top_p`` / ``top_k``, and sampling with thinking on: the shared rules of
+  converters.anthropic_options (temperature clamped to 0..1 and preferred over top_p).
 - ``response_format`` json_schema -> ``output_config.format``. json_object -> an instruction
   appended to the system prompt: Anthropic has no schema-less JSON mode, and its structured
   outputs need a schema with closed objects.
@@ -36,26 +27,22 @@ debug log). Unknown fields are ignored. Rules that are choices rather than trans
   ``function_call``, role "function" results) is mapped, with the deterministic tool id
   ``call_legacy_<message index>``.
 - ``user`` (or ``safety_identifier``) -> ``metadata.user_id``; an email address or phone number
-  is sent as a hash, because Anthropic wants an opaque id (LiteLLM ``_valid_user_id``).
+  is sent as a hash (converters.anthropic_options).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_user_id
 from converters.errors import ConversionError
 from converters.chat_turns import to_anthropic_turns
-from converters.reasoning import EFFORT_TO_BUDGET, MIN_BUDGET
+from converters.reasoning import anthropic_thinking
 
 __all__ = ["MessagesTarget", "ConversionError", "to_messages_request", "dropped_options"]
 
-_ANSWER_ROOM = 1024
-_JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else: no prose, no code fences."
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
-_PERSONAL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|\+?[\d\s().-]{7,}")
 # Present and non-null, these change the answer and Anthropic has no form for them.
 _REFUSED = (
     ("logprobs", "logprobs are not available from Anthropic models"),
@@ -108,23 +95,17 @@ def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> dict[st
         out["tools"] = tools
         if choice is not None:
             out["tool_choice"] = choice
-    effort = body.get("reasoning_effort")
-    if effort is not None and effort not in EFFORT_TO_BUDGET and effort != "none":
-        raise ConversionError(f"unknown reasoning_effort {effort!r}", "reasoning_effort")
     forced = choice is not None and choice["type"] in ("any", "tool")
-    if effort in EFFORT_TO_BUDGET and not forced and _thinking_allowed(turns):
-        budget, max_tokens = _budget(EFFORT_TO_BUDGET[effort], out["max_tokens"], target.max_tokens)
-        if budget:
-            out["max_tokens"] = max_tokens
-            out["thinking"] = {"type": "enabled", "budget_tokens": budget}
-    _sampling(body, out, thinking="thinking" in out)
+    thinking, out["max_tokens"] = anthropic_thinking(body.get("reasoning_effort"), out["max_tokens"],
+                                                     target.max_tokens, turns, forced, "reasoning_effort")
+    if thinking is not None:
+        out["thinking"] = thinking
+    out.update(anthropic_sampling(body, thinking=thinking is not None))
     if (stop := _stop(body.get("stop"))):
         out["stop_sequences"] = stop
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
-        if _PERSONAL.fullmatch(user):
-            user = "sha256-" + hashlib.sha256(user.encode()).hexdigest()[:32]
-        out["metadata"] = {"user_id": user}
+        out["metadata"] = {"user_id": anthropic_user_id(user)}
     if output_format is not None:
         out["output_config"] = {"format": output_format}
     if body.get("stream") is True:
@@ -149,48 +130,7 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
 
 def _max_tokens(body: dict[str, Any], target: MessagesTarget) -> int:
     key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-    value = body.get(key)
-    if value is None:
-        value = target.default_max_tokens
-    elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConversionError(f"{key} must be a positive integer", key)
-    return value if target.max_tokens is None else min(value, target.max_tokens)
-
-
-def _budget(budget: int, max_tokens: int, ceiling: int | None) -> tuple[int, int]:
-    """(thinking budget, max_tokens) with budget < max_tokens; budget 0 when there is no room."""
-    if budget >= max_tokens:
-        max_tokens += budget
-        if ceiling is not None and max_tokens > ceiling:
-            max_tokens = ceiling
-            budget = min(budget, ceiling - _ANSWER_ROOM)
-    return (budget, max_tokens) if budget >= MIN_BUDGET else (0, max_tokens)
-
-
-def _thinking_allowed(turns: list[dict[str, Any]]) -> bool:
-    if turns[-1]["role"] == "assistant":
-        return False  # a prefill
-    last = next((t for t in reversed(turns) if t["role"] == "assistant"), None)
-    return last is None or all(block["type"] != "tool_use" for block in last["content"])
-
-
-def _sampling(body: dict[str, Any], out: dict[str, Any], *, thinking: bool) -> None:
-    for key in ("temperature", "top_p", "top_k"):
-        value = body.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConversionError(f"{key} must be a non-negative number", key)
-        if key == "temperature" and not thinking:
-            out[key] = min(value, 1.0)
-        elif key == "top_p" and (not thinking or value >= 0.95):
-            out[key] = value
-        elif key == "top_k" and not thinking:
-            out[key] = value  # not OpenAI's, but some clients send it as an extension
-    if "temperature" in out and "top_p" in out:
-        # Current Claude models reject both at once ("temperature and top_p cannot both be
-        # specified"); OpenAI clients often send both, temperature being the one they tune.
-        del out["top_p"]
+    return anthropic_max_tokens(body.get(key), key, target.max_tokens, target.default_max_tokens)
 
 
 def _stop(stop: Any) -> list[str]:
@@ -209,7 +149,7 @@ def _response_format(spec: Any) -> tuple[dict[str, Any] | None, str | None]:
     if spec is None or kind == "text":
         return None, None
     if kind == "json_object":
-        return None, _JSON_INSTRUCTION
+        return None, JSON_INSTRUCTION
     if kind == "json_schema":
         json_schema = spec.get("json_schema")
         schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
@@ -260,5 +200,3 @@ def _tools(tools: Any, choice: Any, parallel: Any) -> tuple[list[dict[str, Any]]
         result = {**(result or _TOOL_CHOICE["auto"]), "disable_parallel_tool_use": True}
     return out, result
 
-
-# -- conversation -----------------------------------------------------------------------------

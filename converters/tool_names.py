@@ -73,6 +73,7 @@ class ClientTool:
     namespace: str | None = None
 
 
-# The name a tool goes upstream under (flattened, before any shortening) -> the client's tool.
+# A tool's name in the hub request (a namespace flattened as namespace__name, then shortened to
+# 64 characters like every hub name) -> the client's tool.
 ToolMap = Mapping[str, ClientTool]
 
