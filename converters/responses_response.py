@@ -3,7 +3,8 @@
 Pure: dict in, dict out.
 - ``to_responses_response``: a hub (Anthropic) message -> a Response object, with the items the
   streaming encoder emits for the same answer (converters/responses_items.py builds both):
-  adjacent text blocks are one ``message`` item (Anthropic splits one answer around citations);
+  adjacent text blocks are one ``message`` item (Anthropic splits one answer around citations),
+  opened by text that is not whitespace alone (leading whitespace is kept in front of it);
   text and thinking that follow a block of another kind after earlier text of their kind start
   with a blank line, as streaming/messages_decoder.py does; server-tool blocks are skipped; when
   the request asked for reasoning and the answer does not start with a reasoning item, an empty
@@ -176,6 +177,7 @@ def to_responses_response(message: dict[str, Any], *, response_id: str, model: s
     status, incomplete = stop_to_responses_status(message.get("stop_reason"))
     output: list[dict[str, Any]] = []
     text: list[str] | None = None   # the open message item's text
+    held = ""                       # whitespace that has not opened a message item yet
     spoken: set[str] = set()
     previous = ""
 
@@ -198,21 +200,27 @@ def to_responses_response(message: dict[str, Any], *, response_id: str, model: s
                 said = BLOCK_SEPARATOR + said
             if said.strip():
                 spoken.add(kind)
-            if kind == "text" and said:
-                if text is None:
+            if kind == "text":
+                if text is not None:
+                    text.append(said)
+                elif not said.strip():
+                    held += said
+                else:
                     reasoning_first()
-                    text = []
-                text.append(said)
-            elif kind == "thinking":
+                    text, held = [held + said], ""
+            else:
                 close_text()
+                held = ""
                 carried_id, encrypted = reasoning_encryption(str(block.get("signature") or ""))
                 output.append(reasoning_item(carried_id or item_id("rs", response_id, len(output)), said, encrypted))
         elif kind == "redacted_thinking":
             close_text()
+            held = ""
             output.append(reasoning_item(item_id("rs", response_id, len(output)), "",
                                          encrypted_from_redacted(str(block.get("data") or ""))))
         elif kind == "tool_use":
             close_text()
+            held = ""
             reasoning_first()
             output.append(_tool_item(block, response_id, len(output), tool_map))
         previous = kind if isinstance(kind, str) else ""

@@ -10,8 +10,9 @@ each output item is announced (``response.output_item.added``), streamed, and fi
 ``output_item.done`` had it), and nothing follows it. Keepalives are SSE comments.
 
 Choices (items are built by converters/responses_items.py, which documents their rules):
-- A text block opens a ``message`` item on its first non-empty text, so no empty message exists.
-  Text blocks that follow it directly stay in that item and its one ``output_text`` part:
+- A text block opens a ``message`` item on its first text that is not whitespace alone (earlier
+  whitespace is held and prepended), so no blank message exists (Anthropic may open an answer with
+  a "\n\n" text block before thinking). Text blocks that follow it directly stay in that item and its one ``output_text`` part:
   Anthropic splits one answer into several text blocks around citations, and Codex prints each
   message item as a message of its own. The item is finished when another item starts or the
   response ends; a message still open at an incomplete end is ``incomplete``.
@@ -86,7 +87,8 @@ class ResponsesEncoder:
     """
 
     __slots__ = ("_id", "_model", "_created_at", "_tools", "_reasoning", "_echo", "_usage", "_seq", "_output",
-                 "_block", "_kind", "_item", "_where", "_parts", "_sealed", "_call", "_summary", "_state", "_final")
+                 "_block", "_held", "_kind", "_item", "_where", "_parts", "_sealed", "_call", "_summary", "_state",
+                 "_final")
 
     def __init__(self, response_id: str, model: str, created_at: int, tool_map: ToolMap | None = None,
                  reasoning_requested: bool = False, echo: Mapping[str, Any] | None = None) -> None:
@@ -101,6 +103,7 @@ class ResponsesEncoder:
         self._seq = 0
         self._output: list[dict[str, Any]] = []    # finished items
         self._block = ""        # kind of the open hub block ("" when none)
+        self._held = ""         # whitespace text that has not opened a message item yet
         self._kind = _NONE      # the open output item, its id and '"item_id":..,"output_index":..'
         self._item = ""
         self._where = b""
@@ -190,7 +193,12 @@ class ResponsesEncoder:
         if kind == "text":
             if self._block != "text":
                 return b""  # never write into a stopped block
-            head = b"" if self._kind == _MESSAGE else self._open_message()
+            head = b""
+            if self._kind != _MESSAGE:
+                if value.isspace():
+                    self._held += value
+                    return b""
+                head, value, self._held = self._open_message(), self._held + value, ""
             self._parts.append(value)
             return head + self._frame(_TEXT_DELTA, self._where + _CONTENT0 + b',"delta":' + orjson.dumps(value) + _LOGPROBS)
         if kind == "json":
@@ -216,6 +224,8 @@ class ResponsesEncoder:
         kind = event.kind
         out = b"" if kind == "text" and self._kind == _MESSAGE else self._close()
         self._block = kind
+        if kind != "text":
+            self._held = ""
         if kind == "thinking":
             self._reasoning = False
             self._sealed, self._summary = "", False

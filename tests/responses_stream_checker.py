@@ -17,7 +17,7 @@ from typing import Any
 from streaming.sse import SSEParser
 
 _TERMINAL = {"response.completed": "completed", "response.incomplete": "incomplete", "response.failed": "failed"}
-_START_FORM = {
+_START_FORM: dict[str, dict[str, Any]] = {
     "message": {"status": "in_progress", "content": []},
     "reasoning": {"summary": []},
     "function_call": {"arguments": "", "status": "in_progress"},

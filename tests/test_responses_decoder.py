@@ -54,7 +54,7 @@ def transcode(body: bytes, pieces: int | None = None) -> bytes:
 
 def sdk_message(raw: bytes) -> dict[str, Any]:
     """The message the anthropic SDK accumulates from a checked stream (each event strictly validated)."""
-    snapshot, buffers = None, {}
+    snapshot, buffers = None, dict[int, bytes]()
     for _, payload in check_stream(raw):
         ANTHROPIC_EVENT.validate_python(payload, strict=True)
         snapshot = accumulate_event(event=payload, current_snapshot=snapshot, json_bufs=buffers)  # type: ignore[arg-type]
@@ -340,8 +340,7 @@ def test_end_of_stream_before_a_terminal_event_is_a_failure(done: bool) -> None:
                     {"type": "response.output_text.delta", "output_index": 0, "item_id": "msg_1", "delta": "Hel"},
                     done=done)
     assert events[-1] == StreamFailure("api_error", "The upstream provider ended the stream before the response was complete.")
-    events = check_stream(transcode(sse(CREATED)))
-    assert events[-1][0] == "error"
+    assert check_stream(transcode(sse(CREATED)))[-1][0] == "error"
 
 
 def test_nothing_after_the_terminal_event() -> None:

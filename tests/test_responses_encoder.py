@@ -108,21 +108,21 @@ def sdk_checked(raw: bytes) -> dict[str, Any]:
     Response.model_validate(final, strict=True)
     snapshot = state._ResponseStreamState__current_snapshot  # type: ignore[attr-defined]
     assert [(i.type, i.id) for i in snapshot.output] == [(i["type"], i["id"]) for i in final["output"]]
-    for built, item in zip(snapshot.output, final["output"]):
+    for built, item in zip(snapshot.output, final["output"], strict=True):
         if item["type"] == "message":
             assert [c.text for c in built.content] == [c["text"] for c in item["content"]]
         elif item["type"] == "function_call":
             assert built.arguments == item["arguments"]
     if final["status"] == "completed":
-        assert state._completed_response is not None  # type: ignore[attr-defined]
-        assert state._completed_response.output_text == "".join(  # type: ignore[attr-defined]
+        assert state._completed_response is not None
+        assert state._completed_response.output_text == "".join(
             c["text"] for i in final["output"] if i["type"] == "message" for c in i["content"])
     return final
 
 
 def accumulated(name: str) -> dict[str, Any]:
     """The message the anthropic SDK accumulates from a recorded stream."""
-    parser, snapshot, buffers = SSEParser(), None, {}
+    parser, snapshot, buffers = SSEParser(), None, dict[int, bytes]()
     for _, data in parser.feed(body_of(name)) + parser.finish():
         snapshot = accumulate_event(event=json.loads(data), current_snapshot=snapshot, json_bufs=buffers)
     assert snapshot is not None
@@ -382,11 +382,12 @@ def test_failure_mid_tool_call() -> None:
 
 
 def test_end_of_stream_before_the_message_ended_is_response_failed() -> None:
-    body = b"".join(b"event: " + p["type"].encode() + b"\ndata: " + json.dumps(p).encode() + b"\n\n" for p in [
+    payloads: list[dict[str, Any]] = [
         {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
                                               "usage": {"input_tokens": 9, "output_tokens": 1}}},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}])
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}]
+    body = b"".join(b"event: " + p["type"].encode() + b"\ndata: " + json.dumps(p).encode() + b"\n\n" for p in payloads)
     final = terminal(sdk_replay(transcode(body, MessagesEventDecoder()))[0])
     assert final["status"] == "failed" and final["error"]["code"] == "server_error"
     assert "before the message was complete" in final["error"]["message"]
