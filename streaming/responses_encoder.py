@@ -67,14 +67,17 @@ _NO_TOOLS: ToolMap = {}
 
 _ADDED = b"response.output_item.added"
 _DONE = b"response.output_item.done"
-_TEXT_DELTA = b"response.output_text.delta"
-_SUMMARY_DELTA = b"response.reasoning_summary_text.delta"
-_ARGS_DELTA = b"response.function_call_arguments.delta"
 _CONTENT0 = b',"content_index":0'
 _SUMMARY0 = b',"summary_index":0'
 _LOGPROBS = b',"logprobs":[]'
 _EMPTY_TEXT_PART = b',"part":{"type":"output_text","annotations":[],"logprobs":[],"text":""}'
 _EMPTY_SUMMARY_PART = b',"part":{"type":"summary_text","text":""}'
+# The delta event of each streamed item kind, and its members between the item's location and the delta.
+_DELTA_HEADS = {
+    _MESSAGE: (b"response.output_text.delta", _CONTENT0 + b","),
+    _REASONING: (b"response.reasoning_summary_text.delta", _SUMMARY0 + b","),
+    _FUNCTION: (b"response.function_call_arguments.delta", b","),
+}
 
 
 class ResponsesEncoder:
@@ -87,8 +90,8 @@ class ResponsesEncoder:
     """
 
     __slots__ = ("_id", "_model", "_created_at", "_tools", "_reasoning", "_echo", "_usage", "_seq", "_output",
-                 "_block", "_held", "_kind", "_item", "_where", "_parts", "_sealed", "_call", "_summary", "_state",
-                 "_final")
+                 "_block", "_held", "_kind", "_item", "_where", "_delta_format", "_parts", "_sealed", "_call", "_summary",
+                 "_state", "_final")
 
     def __init__(self, response_id: str, model: str, created_at: int, tool_map: ToolMap | None = None,
                  reasoning_requested: bool = False, echo: Mapping[str, Any] | None = None) -> None:
@@ -107,6 +110,7 @@ class ResponsesEncoder:
         self._kind = _NONE      # the open output item, its id and '"item_id":..,"output_index":..'
         self._item = ""
         self._where = b""
+        self._delta_format = b""  # the open item's whole delta frame, with %s (delta) and %d (sequence)
         self._parts: list[str] = []   # the open item's text, summary, arguments or input so far
         self._sealed = ""       # the open reasoning item's signature, or redacted data
         self._call: tuple[str, ClientTool] = ("", ClientTool(""))
@@ -134,6 +138,12 @@ class ResponsesEncoder:
         if self._state == 2:
             return b""
         if type(event) is BlockDelta:
+            if self._kind == _MESSAGE and event.kind == "text" and self._block == "text" and event.value:
+                # the common event: text into the open message, one formatting and no call
+                self._parts.append(event.value)
+                seq = self._seq
+                self._seq = seq + 1
+                return self._delta_format % (orjson.dumps(event.value), seq)
             return self._delta(event)
         head = b"" if self._state else self.start()
         if type(event) is BlockStart:
@@ -199,12 +209,10 @@ class ResponsesEncoder:
                     self._held += value
                     return b""
                 head, value, self._held = self._open_message(), self._held + value, ""
-            self._parts.append(value)
-            return head + self._frame(_TEXT_DELTA, self._where + _CONTENT0 + b',"delta":' + orjson.dumps(value) + _LOGPROBS)
+            return head + self._delta_frame(value)
         if kind == "json":
             if self._kind == _FUNCTION:
-                self._parts.append(value)
-                return self._frame(_ARGS_DELTA, self._where + b',"delta":' + orjson.dumps(value))
+                return self._delta_frame(value)
             if self._kind == _CUSTOM:
                 self._parts.append(value)  # sent whole at the end, unwrapped
             return b""
@@ -217,8 +225,13 @@ class ResponsesEncoder:
         if not self._summary:
             self._summary = True
             head = self._frame(b"response.reasoning_summary_part.added", self._where + _SUMMARY0 + _EMPTY_SUMMARY_PART)
+        return head + self._delta_frame(value)
+
+    def _delta_frame(self, value: str) -> bytes:
         self._parts.append(value)
-        return head + self._frame(_SUMMARY_DELTA, self._where + _SUMMARY0 + b',"delta":' + orjson.dumps(value))
+        seq = self._seq
+        self._seq = seq + 1
+        return self._delta_format % (orjson.dumps(value), seq)
 
     def _block_start(self, event: BlockStart) -> bytes:
         kind = event.kind
@@ -270,6 +283,10 @@ class ResponsesEncoder:
         index = str(len(self._output)).encode()
         self._kind, self._item, self._parts = kind, item["id"], []
         self._where = b'"item_id":' + orjson.dumps(self._item) + b',"output_index":' + index
+        delta_kind, delta_head = _DELTA_HEADS.get(kind, (b"", b""))
+        self._delta_format = (b"event: " + delta_kind + b'\ndata: {"type":"' + delta_kind + b'",'
+                              + self._where.replace(b"%", b"%%") + delta_head + b'"delta":%s'
+                              + (_LOGPROBS if kind == _MESSAGE else b"") + b',"sequence_number":%d}\n\n')
         return self._frame(_ADDED, b'"output_index":' + index + b',"item":' + orjson.dumps(item))
 
     def _close(self, status: str = "completed") -> bytes:
@@ -296,7 +313,7 @@ class ResponsesEncoder:
         elif kind == _FUNCTION:
             if not text:  # a call without input: clients json-parse the arguments
                 text = "{}"
-                out = self._frame(_ARGS_DELTA, where + b',"delta":"{}"')
+                out = self._delta_frame(text)
             item = function_call_item(self._item, self._call[0], self._call[1], text, "completed")
             out += self._frame(b"response.function_call_arguments.done", where + b',"arguments":' + orjson.dumps(text))
         else:
