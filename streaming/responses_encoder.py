@@ -64,6 +64,7 @@ RESPONSES_KEEPALIVE = b": keepalive\n\n"
 
 _NONE, _MESSAGE, _REASONING, _REDACTED, _FUNCTION, _CUSTOM = range(6)
 _NO_TOOLS: ToolMap = {}
+_NO_CALL = ("", ClientTool(""))
 
 _ADDED = b"response.output_item.added"
 _DONE = b"response.output_item.done"
@@ -113,7 +114,7 @@ class ResponsesEncoder:
         self._delta_format = b""  # the open item's whole delta frame, with %s (delta) and %d (sequence)
         self._parts: list[str] = []   # the open item's text, summary, arguments or input so far
         self._sealed = ""       # the open reasoning item's signature, or redacted data
-        self._call: tuple[str, ClientTool] = ("", ClientTool(""))
+        self._call: tuple[str, ClientTool] = _NO_CALL   # the open call's id and the client's tool
         self._summary = False   # the open reasoning item has its summary part
         self._state = 0         # 0 before response.created, 1 streaming, 2 finished
         self._final = b""       # the terminal Response, serialized

@@ -20,7 +20,9 @@ from pydantic import TypeAdapter
 from converters.responses_response import to_messages_response
 from converters.thinking import SYNTHETIC_SIGNATURE
 from streaming.events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, MessageStart, StreamFailure
+from streaming.messages_decoder import MessagesEventDecoder
 from streaming.messages_encoder import MessagesEncoder
+from streaming.pump import _Transcoder
 from streaming.responses_decoder import ResponsesEventDecoder
 from streaming.responses_encoder import ResponsesEncoder
 from streaming.sse import SSEParser
@@ -177,6 +179,21 @@ def test_reasoning_round_trips_to_a_responses_client() -> None:
         ("reasoning", i["id"], i["encrypted_content"]) for i in recorded]
     assert final["output"][2]["content"] == done_items(WEB_SEARCH, "message")[0]["content"]
     assert final["usage"]["input_tokens"] == 9463 and final["usage"]["input_tokens_details"]["cached_tokens"] == 8320
+
+
+def test_the_pump_drives_both_ways() -> None:
+    """streaming.pump's transcoder (what relay() runs) with the Responses decoder and encoder."""
+    transcoder = _Transcoder(ResponsesEventDecoder(), MessagesEncoder("msg_test", "claude-sonnet-4-5", 0), None)
+    raw, done = transcoder.feed(body_of("openai-responses-stream-function-call-legacy.json"))
+    assert done and transcoder.outcome.stop_reason == "tool_use" and transcoder.outcome.usage is not None
+    assert blocks(check_stream(MessagesEncoder("msg_test", "claude-sonnet-4-5", 0).start() + raw))[0]["name"] == "get_capital"
+    encoder = ResponsesEncoder("resp_test", "gpt-5", 1)
+    transcoder = _Transcoder(MessagesEventDecoder(), encoder, lambda message: message.replace("secret", "***"))
+    body = load_fixture("anthropic-stream-text-haiku.json")["response"]["body"].encode()
+    raw, done = transcoder.feed(body[:body.index(b"event: message_delta")])
+    tail, done = transcoder.feed(b"")  # the upstream went away before the stop reason came
+    events = check_responses_stream(encoder.start() + raw + tail)
+    assert done and transcoder.outcome.error == "api_error" and terminal(events)["status"] == "failed"
 
 
 # -- item shapes ----------------------------------------------------------------------------------

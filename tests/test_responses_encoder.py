@@ -334,9 +334,11 @@ def test_an_empty_reasoning_item_comes_first_when_reasoning_was_asked_for() -> N
     final = sdk_checked(raw)
     assert final["output"][0] == {"id": "rs_test_0", "type": "reasoning", "summary": []}
     assert final["output"][1]["id"] == "msg_test_1"
-    # an answer without any block still gets it
-    assert sdk_checked(encode([MessageEnd("end_turn")], encoder(reasoning=True)))["output"] == [
-        {"id": "rs_test_0", "type": "reasoning", "summary": []}]
+    # an answer without any block still gets it (and the usage message_start knew)
+    final = sdk_checked(encode([MessageStart("msg_1", {"input_tokens": 4, "output_tokens": 0}),
+                                MessageEnd("end_turn")], encoder(reasoning=True)))
+    assert final["output"] == [{"id": "rs_test_0", "type": "reasoning", "summary": []}]
+    assert (final["usage"]["input_tokens"], final["usage"]["total_tokens"]) == (4, 4)
 
 
 def test_reasoning_from_a_responses_provider_keeps_its_item_id_and_encrypted_content() -> None:
