@@ -5,7 +5,7 @@ Anthropic clients reach a Responses provider directly through this; Chat clients
 output is built from an allow-list, so Anthropic-only fields (``cache_control``,
 ``context_management``, ``container``, ``mcp_servers``, ``top_k``, ``service_tier``...) and any
 field a future client adds are dropped rather than forwarded. The conversation's rules are in
-converters.responses_items; here, the rules that are choices rather than translations:
+converters.responses_input; here, the rules that are choices rather than translations:
 
 - ``store: false`` always: dragoman keeps no state on the provider. Reasoning travels in the
   conversation instead (the encrypted content a thinking signature carries), so a thinking
@@ -43,7 +43,7 @@ from typing import Any
 from converters.errors import ConversionError
 from converters.messages_request import _user_id
 from converters.reasoning import thinking_effort
-from converters.responses_items import to_responses_input
+from converters.responses_input import to_responses_input
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ResponsesTarget", "ConversionError", "to_responses_request"]

@@ -1,193 +1,189 @@
-"""Anthropic ``system`` + ``messages`` (the hub) -> Responses API ``instructions`` + ``input`` items.
+"""The Responses API's output items and Response object, built in one place for the streaming
+encoder (streaming/responses_encoder.py) and the non-streaming converter
+(converters/responses_response.py), so a client gets the same items either way.
 
-The conversation half of converters.messages_to_responses. Pure: builds new dicts and never
-mutates the input; only fields the Responses API knows are copied, so Anthropic-only keys
-(``cache_control``, ``citations``, signatures) cannot leak upstream. Rules that are choices:
-
-- ``system`` text joined with blank lines -> ``instructions``; Claude Code's billing-header block
-  is dropped (the rule of converters.chat_messages). A ``role: system`` message inside
-  ``messages`` (Claude Code sends them) stays where it is, as a system message item.
-- A user turn's tool_result blocks become ``function_call_output`` items ahead of its other
-  content (the Responses API wants the output right after the call). An output with images or
-  documents is a list of parts, otherwise a string; an error result gets the text prefix
-  converters.chat_messages uses, and an empty one its placeholder.
-- Assistant text -> ``message`` items with ``output_text`` parts; tool_use -> ``function_call``.
-- Thinking whose signature carries Responses reasoning (a reasoning item this provider family
-  issued) -> a ``reasoning`` item with its id and encrypted content, but only where a function
-  call follows it. The API pairs a reasoning item with the item that followed it by that item's
-  id, and the hub keeps no item ids; a reasoning item followed by an id-less message is a 400
-  ("... was provided without its required following item", recorded in
-  tests/fixtures/openai-responses-error-400-orphan-reasoning-item.json). Reasoning matters most
-  inside a tool loop, and there the call follows it. Other thinking (Anthropic-signed, synthetic)
-  is dropped: this provider cannot read it; so are redacted_thinking and ``_SERVER_TOOL_BLOCKS``.
-- Any other block type is refused with a 400 naming it.
+Rules that are choices:
+- Item ids are derived from the response id and the item's output index
+  (``msg_<response id body>_<index>``; prefixes msg, rs, fc, ctc as the API uses), so the two
+  paths agree and an id is unique wherever the response id is. A reasoning item that carries a
+  Responses provider's own encrypted reasoning keeps that provider's item id: the API wants its
+  reasoning items returned whole.
+- A thinking block becomes a ``reasoning`` item whose one summary part is the thinking text (none
+  when the text is empty). Its ``encrypted_content`` follows converters/thinking.py: an Anthropic
+  signature is wrapped (``dragoman:an:``), a ``dragoman:rs:`` signature is unwrapped back to the
+  provider's encrypted content, the synthetic signature gives none (nothing a provider could read).
+- A ``redacted_thinking`` block becomes a reasoning item with an empty summary whose
+  encrypted_content is ``encrypted_from_anthropic("redacted_thinking:" + data)``
+  (``encrypted_from_redacted``): Anthropic needs the block back verbatim in the next turn, and
+  the marker cannot collide with a real signature (those are base64, without a colon). Whoever
+  unwraps encrypted content must test ``redacted_in_encrypted`` before ``anthropic_in_encrypted``.
+- A tool the client declared as ``custom`` (freeform) is called with ``input``: the hub's JSON
+  input ``{"input": "..."}`` is unwrapped (``custom_input``); other JSON is passed as its text.
+- The echo (``response_echo``): the Response fields that repeat the request, with the defaults
+  the API reports when the client left them out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from converters.chat_messages import _EMPTY_TOOL_RESULT, _TOOL_ERROR_PREFIX, _without_billing_header
-from converters.errors import ConversionError
-from converters.media import document_source, document_text, image_url
-from converters.thinking import responses_in_signature
-from converters.tool_names import shorten_tool_name
+from converters.thinking import (
+    encrypted_from_anthropic,
+    is_synthetic_signature,
+    responses_in_signature,
+)
+from converters.tool_names import ClientTool, ToolMap
 
-__all__ = ["to_responses_input"]
+__all__ = [
+    "item_id", "output_text", "message_item", "reasoning_item", "function_call_item", "custom_tool_call_item",
+    "client_tool", "custom_input", "reasoning_encryption", "encrypted_from_redacted", "redacted_in_encrypted",
+    "REDACTED_PREFIX", "response_echo", "reasoning_requested", "response_core",
+]
 
-# Anthropic server tools ran on Anthropic's side; their calls and results have no Responses item
-# a client may send (the provider's own web_search_call items need its item ids). What the model
-# made of them is in the text that follows, so they are dropped, as the Chat converter drops them.
-_SERVER_TOOL_BLOCKS = frozenset({
-    "server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
-    "bash_code_execution_tool_result", "text_editor_code_execution_tool_result", "tool_search_tool_result",
-    "mcp_tool_use", "mcp_tool_result", "container_upload",
-})
-_DROPPED_BLOCKS = _SERVER_TOOL_BLOCKS | {"redacted_thinking"}
+REDACTED_PREFIX = "redacted_thinking:"
 
-
-def to_responses_input(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """(instructions, input items) for the request's system prompt and turns."""
-    instructions = _text_of(_without_billing_header(body.get("system")))
-    items: list[dict[str, Any]] = []
-    messages = body.get("messages")
-    for i, message in enumerate(messages if isinstance(messages, list) else ()):
-        param = f"messages.{i}"
-        if not isinstance(message, dict):
-            raise ConversionError("each message must be an object", param)
-        role, content = message.get("role"), message.get("content")
-        if role == "user":
-            items.extend(_user_items(content, f"{param}.content"))
-        elif role == "assistant":
-            items.extend(_assistant_items(content, f"{param}.content"))
-        elif role == "system":
-            if text := _text_of(content):
-                items.append({"type": "message", "role": "system", "content": [_input_text(text)]})
-        else:
-            raise ConversionError(f"unsupported message role {role!r}", f"{param}.role")
-    return instructions, items
-
-
-def _text_of(content: Any) -> str:
-    """A string, or the non-blank text blocks of a block list joined by blank lines."""
-    if isinstance(content, str):
-        return content if content.strip() else ""
-    return "\n\n".join(
-        text for block in content if isinstance(block, dict) and block.get("type") == "text"
-        and isinstance(text := block.get("text"), str) and text.strip()
-    ) if isinstance(content, list) else ""
+# Response fields that repeat the request, and the value the API reports when the request left
+# them out (as recorded: tests/fixtures/openai-responses-*.json).
+_ECHO_DEFAULTS: dict[str, Any] = {
+    "background": False,
+    "instructions": None,
+    "max_output_tokens": None,
+    "max_tool_calls": None,
+    "metadata": {},
+    "parallel_tool_calls": True,
+    "previous_response_id": None,
+    "prompt_cache_key": None,
+    "reasoning": {"effort": None, "summary": None},
+    "safety_identifier": None,
+    "service_tier": "auto",
+    "store": True,
+    "temperature": 1.0,
+    "text": {"format": {"type": "text"}, "verbosity": "medium"},
+    "tool_choice": "auto",
+    "tools": [],
+    "top_logprobs": 0,
+    "top_p": 1.0,
+    "truncation": "disabled",
+    "user": None,
+}
+# Echoed only when the client sent them (no default worth inventing).
+_ECHO_IF_SENT = ("prompt_cache_retention", "conversation", "prompt")
 
 
-def _input_text(text: str) -> dict[str, Any]:
-    return {"type": "input_text", "text": text}
+def item_id(prefix: str, response_id: str, index: int) -> str:
+    body = response_id.partition("_")[2] or response_id
+    return f"{prefix}_{body}_{index}"
 
 
-def _blocks(content: Any) -> list[tuple[int, dict[str, Any]]]:
-    """(index, block) of a string or block-list content; a string is one text block."""
-    if isinstance(content, str):
-        return [(0, {"type": "text", "text": content})]
-    if not isinstance(content, list):
-        return []
-    return [(j, block) for j, block in enumerate(content) if isinstance(block, dict)]
+def output_text(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
 
-def _user_items(content: Any, param: str) -> list[dict[str, Any]]:
-    outputs: list[dict[str, Any]] = []
-    parts: list[dict[str, Any]] = []
-    for j, block in _blocks(content):
-        kind = block.get("type")
-        if kind == "tool_result":
-            outputs.append(_function_call_output(block, f"{param}.{j}"))
-        elif kind not in _DROPPED_BLOCKS:
-            if (part := _media_part(block, f"{param}.{j}")) is not None:
-                parts.append(part)
-    if parts:
-        outputs.append({"type": "message", "role": "user", "content": parts})
-    return outputs
+def message_item(id_: str, text: str, status: str = "completed") -> dict[str, Any]:
+    return {"id": id_, "type": "message", "status": status, "role": "assistant", "content": [output_text(text)]}
 
 
-def _media_part(block: dict[str, Any], param: str) -> dict[str, Any] | None:
-    """A text, image or document block as an input part (None for blank text)."""
-    kind = block.get("type")
-    if kind == "text":
-        text = block.get("text")
-        return _input_text(text) if isinstance(text, str) and text.strip() else None
-    if kind == "image":
-        return {"type": "input_image", "image_url": image_url(block, f"{param}.source"), "detail": "auto"}
-    if kind == "document":
-        if (text := document_text(block)) is not None:
-            return _input_text(text) if text.strip() else None
-        source = document_source(block, f"{param}.source")
-        if source is None:
-            return None
-        url, filename = source
-        key = "file_data" if url.startswith("data:") else "file_url"
-        return {"type": "input_file", key: url, "filename": filename}
-    raise ConversionError(f"content block type {kind!r} cannot be sent to this provider", f"{param}.type")
+def reasoning_item(id_: str, summary: str, encrypted: str | None, status: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": id_, "type": "reasoning",
+                            "summary": [{"type": "summary_text", "text": summary}] if summary else []}
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    if status is not None:
+        item["status"] = status
+    return item
 
 
-def _function_call_output(block: dict[str, Any], param: str) -> dict[str, Any]:
-    call_id = block.get("tool_use_id")
-    if not isinstance(call_id, str) or not call_id:
-        raise ConversionError("tool_result needs the tool_use_id of the tool_use it answers", f"{param}.tool_use_id")
-    texts: list[str] = []
-    media: list[dict[str, Any]] = []
-    for k, part in _blocks(block.get("content")):
-        if (converted := _media_part(part, f"{param}.content.{k}")) is None:
-            continue
-        if converted["type"] == "input_text":
-            texts.append(converted["text"])
-        else:
-            media.append(converted)
-    text = "\n".join(texts)
-    if not text.strip():
-        text = "" if media else _EMPTY_TOOL_RESULT
-    if block.get("is_error") is True:
-        text = _TOOL_ERROR_PREFIX + text
-    output: str | list[dict[str, Any]] = [_input_text(text), *media] if text and media else media or text
-    return {"type": "function_call_output", "call_id": call_id, "output": output}
+def function_call_item(id_: str, call_id: str, tool: ClientTool, arguments: str, status: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": id_, "type": "function_call", "status": status, "arguments": arguments,
+                            "call_id": call_id, "name": tool.name}
+    if tool.namespace is not None:
+        item["namespace"] = tool.namespace
+    return item
 
 
-def _assistant_items(content: Any, param: str) -> list[dict[str, Any]]:
-    """Reasoning, message and function_call items in block order (reasoning kept only before a call)."""
-    items: list[dict[str, Any]] = []
-    for j, block in _blocks(content):
-        kind = block.get("type")
-        if kind == "text":
-            text = block.get("text")
-            if not isinstance(text, str) or not text.strip():
-                continue
-            if items and items[-1]["type"] == "message":
-                items[-1]["content"].append({"type": "output_text", "text": text})
-            else:
-                items.append({"type": "message", "role": "assistant",
-                              "content": [{"type": "output_text", "text": text}]})
-        elif kind == "tool_use":
-            items.append(_function_call(block, f"{param}.{j}"))
-        elif kind == "thinking":
-            if (carried := responses_in_signature(block.get("signature"))) is not None and carried[0]:
-                item_id, encrypted = carried
-                thought = block.get("thinking")
-                summary = [{"type": "summary_text", "text": thought}] if isinstance(thought, str) and thought else []
-                items.append({"type": "reasoning", "id": item_id, "summary": summary, "encrypted_content": encrypted})
-        elif kind not in _DROPPED_BLOCKS:
-            raise ConversionError(f"content block type {kind!r} cannot be sent to this provider", f"{param}.{j}.type")
-    return [item for n, item in enumerate(items) if item["type"] != "reasoning" or _call_follows(items, n)]
+def custom_tool_call_item(id_: str, call_id: str, tool: ClientTool, input_: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": id_, "type": "custom_tool_call", "call_id": call_id, "name": tool.name,
+                            "input": input_}
+    if tool.namespace is not None:
+        item["namespace"] = tool.namespace
+    return item
 
 
-def _call_follows(items: list[dict[str, Any]], n: int) -> bool:
-    following = next((item for item in items[n + 1:] if item["type"] != "reasoning"), None)
-    return following is not None and following["type"] == "function_call"
+def client_tool(tool_map: ToolMap, name: str) -> ClientTool:
+    """The client's tool a hub tool name stands for; a plain function of that name when unknown."""
+    tool = tool_map.get(name)
+    return tool if tool is not None else ClientTool(name)
 
 
-def _function_call(block: dict[str, Any], param: str) -> dict[str, Any]:
-    tool_id, name = block.get("id"), block.get("name")
-    if not isinstance(tool_id, str) or not tool_id:
-        raise ConversionError("tool_use needs an id", f"{param}.id")
-    if not isinstance(name, str) or not name:
-        raise ConversionError("tool_use needs a name", f"{param}.name")
-    tool_input = block.get("input")
-    return {"type": "function_call", "call_id": tool_id, "name": shorten_tool_name(name),
-            "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode()}
+def custom_input(arguments: str) -> str:
+    """A custom tool's raw input from the hub's JSON input ``{"input": "..."}``."""
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+    if isinstance(parsed, dict) and isinstance(value := parsed.get("input"), str):
+        return value
+    return arguments
+
+
+def reasoning_encryption(signature: str) -> tuple[str | None, str | None]:
+    """(the provider's reasoning item id, encrypted_content) for a thinking block's signature."""
+    if not signature:
+        return None, None
+    carried = responses_in_signature(signature)
+    if carried is not None:
+        return carried
+    if is_synthetic_signature(signature):
+        return None, None
+    return None, encrypted_from_anthropic(signature)
+
+
+def encrypted_from_redacted(data: str) -> str:
+    """A redacted_thinking block's data as a reasoning item's encrypted_content."""
+    return encrypted_from_anthropic(REDACTED_PREFIX + data)
+
+
+def redacted_in_encrypted(encrypted_content: object) -> str | None:
+    """The redacted_thinking data an encrypted_content carries; None when it carries none."""
+    marker = encrypted_from_anthropic(REDACTED_PREFIX)
+    if isinstance(encrypted_content, str) and encrypted_content.startswith(marker):
+        return encrypted_content[len(marker):]
+    return None
+
+
+def response_echo(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a Response that repeat the client's request (defaults where it sent none)."""
+    echo: dict[str, Any] = {}
+    for key, default in _ECHO_DEFAULTS.items():
+        value = request.get(key)
+        echo[key] = default if value is None else value
+    reasoning = request.get("reasoning")
+    if isinstance(reasoning, dict):
+        echo["reasoning"] = {**_ECHO_DEFAULTS["reasoning"], **reasoning}
+    text = request.get("text")
+    if isinstance(text, dict):
+        echo["text"] = {**_ECHO_DEFAULTS["text"], **text}
+    for key in _ECHO_IF_SENT:
+        if request.get(key) is not None:
+            echo[key] = request[key]
+    return echo
+
+
+def reasoning_requested(request: Mapping[str, Any]) -> bool:
+    """Whether a Responses request asked for reasoning (Codex sends ``reasoning: {summary: auto}``)."""
+    reasoning = request.get("reasoning")
+    return isinstance(reasoning, dict) and reasoning.get("effort") != "none"
+
+
+def response_core(response_id: str, model: str, created_at: int, status: str, output: list[dict[str, Any]],
+                  usage: dict[str, Any] | None, error: dict[str, Any] | None = None,
+                  incomplete_reason: str | None = None) -> dict[str, Any]:
+    """The Response fields that are not the echo."""
+    return {
+        "id": response_id, "object": "response", "created_at": created_at, "status": status,
+        "error": error, "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
+        "model": model, "output": output, "usage": usage,
+    }

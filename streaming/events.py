@@ -31,7 +31,7 @@ class MessageStart:
 @dataclass(slots=True)
 class BlockStart:
     kind: BlockKind
-    id: str = ""      # tool_use only
+    id: str = ""      # tool_use; thinking: the upstream's reasoning item id, when it has one
     name: str = ""    # tool_use only
     data: str = ""    # redacted_thinking only
 
