@@ -6,8 +6,8 @@ import structlog
 from aiohttp import web
 
 from .config import Config, ProviderRef, Route
-from .flow import CONFIG
-from .handlers import chat, health, messages, models
+from .flow import CLIENTS, CONFIG, make_clients
+from .handlers import chat, health, messages, models, responses
 from .metrics import METRICS, Metrics, metrics_handler
 from .middlewares import (
     API_KEYS,
@@ -18,6 +18,7 @@ from .middlewares import (
     dialect_errors,
     request_context,
 )
+from .response_store import ResponseStore
 from .upstream import upstream_sessions
 
 __all__ = ["create_app", "CONFIG"]
@@ -34,11 +35,14 @@ def create_app(config: Config) -> web.Application:
     app[API_KEYS] = config.auth.api_keys
     app[PUBLIC_METRICS] = config.metrics.public
     app[METRICS] = Metrics()
+    store = config.responses_store
+    app[CLIENTS] = make_clients(ResponseStore(store.max_entries, store.max_bytes, store.ttl))
     app.cleanup_ctx.append(upstream_sessions(config))
     app.on_response_prepare.append(add_request_id)
     app.router.add_routes(health.routes)
     app.router.add_routes(messages.routes)
     app.router.add_routes(chat.routes)
+    app.router.add_routes(responses.routes)
     app.router.add_routes(models.routes)
     if config.url_routing.enabled:
         app.router.add_post("/{scheme:https?}/{rest:.+}/v1/messages", messages.url_routed_message, name=URL_ROUTE)

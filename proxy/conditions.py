@@ -16,7 +16,7 @@ from converters.token_count import count_tokens
 
 from .config import Route
 
-__all__ = ["Facts", "anthropic_facts", "openai_facts", "admits"]
+__all__ = ["Facts", "anthropic_facts", "openai_facts", "responses_facts", "admits"]
 
 
 class Facts:
@@ -129,3 +129,49 @@ def _openai_tokens(body: dict[str, Any]) -> int:
              for tool in body.get("tools") or ()
              if isinstance(tool, dict) and isinstance(f := tool.get("function"), dict)]
     return count_tokens({"messages": messages, "tools": tools})
+
+
+def responses_facts(body: dict[str, Any]) -> Facts:
+    """A Responses API request: thinking is a ``reasoning.effort`` other than none; tools by name
+    (a namespace's functions by theirs), hosted tools (``web_search``...) by type."""
+    def thinking() -> bool:
+        reasoning = body.get("reasoning")
+        effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+        return effort is not None and effort != "none"
+
+    def tools() -> tuple[tuple[str, str], ...]:
+        found: list[tuple[str, str]] = []
+        for tool in body.get("tools") or ():
+            if not isinstance(tool, dict):
+                continue
+            kind = tool.get("type")
+            inner = tool.get("tools") if kind == "namespace" else None
+            for each in inner if isinstance(inner, list) else [tool]:
+                if isinstance(each, dict):
+                    found.append((str(each.get("name") or ""), _server_type(each.get("type"), custom="function")
+                                  if each.get("type") != "custom" else ""))
+        return tuple(found)
+
+    return Facts(thinking, tools, lambda: _responses_tokens(body))
+
+
+def _responses_tokens(body: dict[str, Any]) -> int:
+    """The same estimate over a Responses request: instructions, the text of its input items
+    (messages, call arguments and outputs), and its function definitions."""
+    texts: list[dict[str, Any]] = []
+    if isinstance(instructions := body.get("instructions"), str):
+        texts.append({"type": "text", "text": instructions})
+    items = body.get("input")
+    for item in [{"content": items}] if isinstance(items, str) else items or ():
+        if not isinstance(item, dict):
+            continue
+        content = item.get("content")
+        for part in [{"text": content}] if isinstance(content, str) else content or ():
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append({"type": "text", "text": part["text"]})
+        for key in ("arguments", "input", "output"):
+            if isinstance(value := item.get(key), str):
+                texts.append({"type": "text", "text": value})
+    tools = [{"name": t.get("name"), "description": t.get("description"), "input_schema": t.get("parameters")}
+             for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"]
+    return count_tokens({"messages": [{"content": texts}], "tools": tools})

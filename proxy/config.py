@@ -83,6 +83,14 @@ class Timeout(_Model):
     total: float | None = Field(None, gt=0)  # the whole request, stream included (none by default)
 
 
+class ResponsesStoreConfig(_Model):
+    """Recent translated Responses API answers kept for ``previous_response_id`` (per process)."""
+
+    max_entries: int = Field(1000, ge=0)           # 0: keep none
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    ttl: float = Field(3600.0, gt=0)               # seconds
+
+
 class MetricsConfig(_Model):
     # /metrics needs dragoman's key when auth is on, unless it is public or has its own listener
     public: bool = False
@@ -116,8 +124,9 @@ class UrlRoutingConfig(_Model):
 
 class Provider(_Model):
     name: str = Field(min_length=1)
-    # openai: POST {base_url}/chat/completions; anthropic: POST {base_url}/v1/messages
-    protocol: Literal["openai", "anthropic"]
+    # openai: POST {base_url}/chat/completions; anthropic: POST {base_url}/v1/messages;
+    # responses: POST {base_url}/responses (the OpenAI Responses API)
+    protocol: Literal["openai", "anthropic", "responses"]
     base_url: str
     api_key: str | None = None
     timeout: Timeout = Timeout()
@@ -150,6 +159,9 @@ class Provider(_Model):
     def _flavor_fits(self) -> Provider:
         if self.protocol == "anthropic" and self.flavor != "openai":
             raise ValueError(f"flavor {self.flavor!r} is for protocol: openai providers")
+        if self.protocol == "responses" and (self.flavor not in ("openai", "azure") or self.api_version):
+            raise ValueError("protocol: responses providers are OpenAI's API or Azure's v1 form (flavor openai "
+                             "or azure, no api_version)")
         if self.api_version is not None and self.flavor != "azure":
             raise ValueError("api_version is only used by flavor: azure")
         if self.flavor == "vertex" and self.api_key:
@@ -185,7 +197,7 @@ class Route(_Model):
     default_max_tokens: int | None = Field(None, gt=0)  # when the client sends none
     response_model: str | None = None      # model name reported back; default: the client's
     system_prompt: str | None = None       # OpenAI clients on Anthropic: used when the request has none
-    client: Literal["anthropic", "openai"] | None = None  # only for clients of this dialect
+    client: Literal["anthropic", "openai", "responses"] | None = None  # only for clients of this dialect
     # merged into every translated request to an OpenAI-compatible provider (e.g. OpenRouter's
     # provider routing: {provider: {order: [...]}}); never overrides what the translation set
     extra_body: dict[str, Any] = {}
@@ -223,6 +235,7 @@ class Config(_Model):
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
     metrics: MetricsConfig = MetricsConfig()
+    responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     url_routing: UrlRoutingConfig = UrlRoutingConfig()
     providers: tuple[Provider, ...] = Field(min_length=1)
     routes: tuple[Route, ...] = Field(min_length=1)

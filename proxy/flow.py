@@ -25,7 +25,11 @@ from streaming.replay import Replay
 
 from . import passthrough
 from .config import Config
-from .dialects import CLIENTS, PROVIDERS, ClientSide, Reply
+from .dialects import ClientSide, ProviderSide, Reply
+from .dialects.anthropic import AnthropicClient, AnthropicProvider
+from .dialects.chat import ChatClient, ChatProvider
+from .dialects.responses import ResponsesClient, ResponsesProvider
+from .response_store import ResponseStore
 from .errors import ProxyError, UpstreamFailure, redact
 from .exchange import answer_error, read_body, read_json, releasing
 from .fallback import Outbound, first_answer
@@ -35,9 +39,17 @@ from .routing import Target, candidates
 from .streams import stream_answer
 from .upstream import UPSTREAMS, Upstream
 
-__all__ = ["serve", "send", "Plan", "prepare", "answer", "CONFIG"]
+__all__ = ["serve", "send", "Plan", "prepare", "answer", "CONFIG", "CLIENTS", "PROVIDERS", "make_clients"]
 
 CONFIG = web.AppKey("config", Config)
+CLIENTS = web.AppKey("clients", dict[str, ClientSide])
+PROVIDERS: dict[str, ProviderSide] = {"anthropic": AnthropicProvider(), "openai": ChatProvider(),
+                                      "responses": ResponsesProvider()}
+
+
+def make_clients(store: ResponseStore) -> dict[str, ClientSide]:
+    """The client sides of one app (the Responses one keeps the app's store of recent answers)."""
+    return {"anthropic": AnthropicClient(), "openai": ChatClient(), "responses": ResponsesClient(store)}
 
 
 @dataclass(slots=True)
@@ -74,7 +86,7 @@ async def serve(request: web.Request, dialect: str) -> web.StreamResponse:
     """Answer one request of ``dialect`` (a POST of /v1/messages, /v1/chat/completions...)."""
     config = request.app[CONFIG]
     upstreams: dict[str, Upstream] = request.app[UPSTREAMS]
-    client = CLIENTS[dialect]
+    client = request.app[CLIENTS][dialect]
 
     def route(body: dict[str, Any]) -> Sequence[Target]:
         return candidates(config, body["model"], client.dialect, client.facts(body))
@@ -134,4 +146,6 @@ async def answer(request: web.Request, config: Config, plan: Plan, response: aio
                                  server.max_event_bytes, server.max_json_elements)
     else:
         transcoder = Replay(to_message, encoder, server.max_response_bytes, server.max_json_elements)
-    return await stream_answer(request, response, transcoder, client.dialect, server, opening=encoder.start())
+    answered = await stream_answer(request, response, transcoder, client.dialect, server, opening=encoder.start())
+    plan.reply.finish(encoder)
+    return answered

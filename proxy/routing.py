@@ -19,11 +19,12 @@ from .errors import ProxyError
 
 __all__ = ["Target", "resolve", "candidates", "SERVES", "Dialect"]
 
-Dialect = Literal["anthropic", "openai"]
+Dialect = Literal["anthropic", "openai", "responses"]
 # client dialect -> the provider protocols that can serve it (translated or passed through)
-SERVES: dict[str, frozenset[str]] = {"anthropic": frozenset({"openai", "anthropic"}),
-                                     "openai": frozenset({"anthropic", "openai"})}
-_API_NAMES = {"anthropic": "the Anthropic Messages API", "openai": "the OpenAI Chat Completions API"}
+_ALL = frozenset({"openai", "anthropic", "responses"})
+SERVES: dict[str, frozenset[str]] = {"anthropic": _ALL, "openai": _ALL, "responses": _ALL}
+_API_NAMES = {"anthropic": "the Anthropic Messages API", "openai": "the OpenAI Chat Completions API",
+              "responses": "the OpenAI Responses API"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from typing_extensions import TypedDict
 
 from .errors import ProxyError
 
-__all__ = ["parse_messages_request", "parse_count_tokens_request", "parse_chat_request"]
+__all__ = ["parse_messages_request", "parse_count_tokens_request", "parse_chat_request", "parse_responses_request"]
 
 _Blocks = list[dict[str, Any]]
 
@@ -84,7 +84,26 @@ class _ChatRequest(TypedDict):
     stream_options: NotRequired[dict[str, Any] | None]
 
 
+@with_config(ConfigDict(extra="allow"))
+class _ResponsesRequest(TypedDict):
+    model: Annotated[str, Field(min_length=1)]
+    input: NotRequired[Annotated[str, Field(min_length=1)] | Annotated[_Blocks, Field(min_length=1)]]
+    instructions: NotRequired[str | _Blocks | None]
+    stream: NotRequired[StrictBool | None]
+    store: NotRequired[StrictBool | None]
+    previous_response_id: NotRequired[Annotated[str, Field(min_length=1)] | None]
+    max_output_tokens: NotRequired[Annotated[int, Field(ge=1)] | None]
+    temperature: NotRequired[float | None]
+    top_p: NotRequired[float | None]
+    tools: NotRequired[list[dict[str, Any]] | None]
+    tool_choice: NotRequired[str | dict[str, Any] | None]
+    parallel_tool_calls: NotRequired[StrictBool | None]
+    reasoning: NotRequired[dict[str, Any] | None]
+    text: NotRequired[dict[str, Any] | None]
+
+
 _MESSAGES = TypeAdapter(_MessagesRequest)
+_RESPONSES = TypeAdapter(_ResponsesRequest)
 _CHAT = TypeAdapter(_ChatRequest)
 _COUNT_TOKENS = TypeAdapter(_CountTokensRequest)
 
@@ -99,6 +118,13 @@ def parse_count_tokens_request(raw: bytes) -> dict[str, Any]:
 
 def parse_chat_request(raw: bytes) -> dict[str, Any]:
     return _parse(_CHAT, raw)
+
+
+def parse_responses_request(raw: bytes) -> dict[str, Any]:
+    body = _parse(_RESPONSES, raw)
+    if "input" not in body and not body.get("previous_response_id"):
+        raise ProxyError(400, "input: Field required", param="input")
+    return body
 
 
 def _parse(adapter: TypeAdapter[Any], raw: bytes) -> dict[str, Any]:

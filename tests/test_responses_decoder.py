@@ -22,7 +22,7 @@ from converters.thinking import SYNTHETIC_SIGNATURE
 from streaming.events import BLOCK_STOP, BlockDelta, BlockStart, Event, MessageEnd, MessageStart, StreamFailure
 from streaming.messages_decoder import MessagesEventDecoder
 from streaming.messages_encoder import MessagesEncoder
-from streaming.pump import _Transcoder
+from streaming.pump import Translation
 from streaming.responses_decoder import ResponsesEventDecoder
 from streaming.responses_encoder import ResponsesEncoder
 from streaming.sse import SSEParser
@@ -183,12 +183,12 @@ def test_reasoning_round_trips_to_a_responses_client() -> None:
 
 def test_the_pump_drives_both_ways() -> None:
     """streaming.pump's transcoder (what relay() runs) with the Responses decoder and encoder."""
-    transcoder = _Transcoder(ResponsesEventDecoder(), MessagesEncoder("msg_test", "claude-sonnet-4-5", 0), None)
+    transcoder = Translation(ResponsesEventDecoder(), MessagesEncoder("msg_test", "claude-sonnet-4-5", 0), None)
     raw, done = transcoder.feed(body_of("openai-responses-stream-function-call-legacy.json"))
     assert done and transcoder.outcome.stop_reason == "tool_use" and transcoder.outcome.usage is not None
     assert blocks(check_stream(MessagesEncoder("msg_test", "claude-sonnet-4-5", 0).start() + raw))[0]["name"] == "get_capital"
     encoder = ResponsesEncoder("resp_test", "gpt-5", 1)
-    transcoder = _Transcoder(MessagesEventDecoder(), encoder, lambda message: message.replace("secret", "***"))
+    transcoder = Translation(MessagesEventDecoder(), encoder, lambda message: message.replace("secret", "***"))
     body = load_fixture("anthropic-stream-text-haiku.json")["response"]["body"].encode()
     raw, done = transcoder.feed(body[:body.index(b"event: message_delta")])
     tail, done = transcoder.feed(b"")  # the upstream went away before the stop reason came

@@ -9,10 +9,9 @@ from aiohttp import web
 
 from ..conditions import Facts, anthropic_facts
 from ..config import Config, Provider, Route
-from ..dialects import CLIENTS
 from ..errors import ProxyError
 from ..exchange import read_body
-from ..flow import CONFIG, answer, send, serve
+from ..flow import CLIENTS, CONFIG, answer, send, serve
 from ..middlewares import ACCESS, client_key
 from ..passthrough import anthropic_headers, anthropic_request, respond
 from ..routing import Target, resolve
@@ -48,7 +47,7 @@ async def url_routed_message(request: web.Request) -> web.StreamResponse:
     def route(body: dict[str, Any]) -> list[Target]:
         return [Target(Route(match=named.model, provider=provider.name), provider, named.model, body["model"])]
 
-    plan, response = await send(request, config, CLIENTS["anthropic"], upstreams, route)
+    plan, response = await send(request, config, request.app[CLIENTS]["anthropic"], upstreams, route)
     return await answer(request, config, plan, response)
 
 
