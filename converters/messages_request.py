@@ -9,18 +9,17 @@ keys they do not know.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from converters.chat_messages import ConversionError, to_chat_messages
 from converters.gemini_schema import clean_gemini_schema
+from converters.identifiers import short_id
 from converters.reasoning import thinking_effort
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ChatTarget", "ConversionError", "to_chat_request"]
 
-_MAX_USER_ID = 64
 _TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 
 
@@ -55,7 +54,7 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
         out["stop"] = stop
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(user := metadata.get("user_id"), str) and user:
-        out["user"] = _user_id(user)
+        out["user"] = short_id(user)
     if body.get("stream") is True:
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}  # usage comes in a last, choice-less chunk
@@ -70,14 +69,6 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
     if (response_format := _response_format(body)) is not None:
         out["response_format"] = response_format
     return out
-
-
-def _user_id(user: str) -> str:
-    """Claude Code's user_id is a ~160-character JSON blob; OpenAI-style hosts expect a short,
-    stable identifier, so a long one is replaced by a stable hash of it."""
-    if len(user) <= _MAX_USER_ID:
-        return user
-    return "user-" + hashlib.sha256(user.encode()).hexdigest()[:32]
 
 
 def _max_tokens(value: Any, target: ChatTarget) -> int | None:

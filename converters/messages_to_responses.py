@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from converters.errors import ConversionError
-from converters.messages_request import _user_id
+from converters.identifiers import short_id
 from converters.reasoning import thinking_effort
 from converters.responses_input import to_responses_input
 from converters.tool_names import shorten_tool_name
@@ -92,7 +92,7 @@ def to_responses_request(body: dict[str, Any], target: ResponsesTarget) -> dict[
         out["text"] = {"format": text_format}
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(user := metadata.get("user_id"), str) and user:
-        out["safety_identifier"] = _user_id(user)
+        out["safety_identifier"] = short_id(user)
         out["prompt_cache_key"] = "cache-" + hashlib.sha256(user.encode()).hexdigest()[:32]
     out["store"] = False
     if body.get("stream") is True:

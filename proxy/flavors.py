@@ -19,16 +19,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from converters.identifiers import short_id
 from converters.messages_request import ChatTarget
 
 from .routing import Target
 
-__all__ = ["chat_target", "with_extra_body"]
+__all__ = ["chat_target", "with_extra_body", "prompt_cache_key"]
 
 # Flavors whose Chat endpoint reads PDFs sent as ``file`` content parts (OpenAI's own API, Azure
 # OpenAI, and OpenRouter, which converts them for the models it routes to); elsewhere a document
 # is refused with a 400 rather than dropped.
 _READS_FILES = frozenset({"openai", "azure", "openrouter"})
+# Flavors that take OpenAI's ``prompt_cache_key`` (routing requests that share a prefix to the
+# same cache); strict hosts answer 400 to a field they don't know (Azure AI Foundry does).
+_CACHE_KEYS = frozenset({"openai"})
 
 
 def chat_target(target: Target) -> ChatTarget:
@@ -49,3 +53,11 @@ def with_extra_body(request: dict[str, Any], target: Target) -> dict[str, Any]:
     """The route's extra_body under the translated request: it adds fields, never replaces one."""
     extra = target.route.extra_body
     return {**extra, **request} if extra else request
+
+
+def prompt_cache_key(target: Target, conversation: str | None) -> str | None:
+    """The ``prompt_cache_key`` for a translated request to an OpenAI-dialect provider that takes
+    one: the conversation's own key (Codex's session, Claude Code's user and session), short."""
+    if conversation is None or (target.provider.protocol == "openai" and target.provider.flavor not in _CACHE_KEYS):
+        return None
+    return short_id(conversation, "cache-")

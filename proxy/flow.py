@@ -60,6 +60,7 @@ class Plan:
     target: Target
     upstream: Upstream
     stream: bool
+    conversation: str | None     # the client's session, for prompt caches (and key affinity)
     reply: Reply | None          # None: passed through, the provider speaks the client's dialect
     tool_names: dict[str, str]   # shortened tool name -> the client's (for the provider's answer)
 
@@ -70,16 +71,17 @@ def prepare(client: ClientSide, raw: bytes, body: dict[str, Any], target: Target
     translated through the hub. A request the provider's dialect cannot carry is a 400."""
     stream = body.get("stream") is True
     provider = PROVIDERS[target.provider.protocol]
+    conversation = client.conversation(body, headers)
     if target.provider.protocol == client.dialect:
         payload, extra = client.passthrough(raw, body, target, headers)
-        return (Plan(client, target, upstream, stream, None, {}),
+        return (Plan(client, target, upstream, stream, conversation, None, {}),
                 Outbound(provider.url(upstream, target), payload, extra, stream=stream))
     try:
         hub, reply = client.to_hub(raw, body, target)
-        outbound, tool_names = provider.request(hub, target, upstream)
+        outbound, tool_names = provider.request(hub, target, upstream, conversation)
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
-    return Plan(client, target, upstream, stream, reply, tool_names), outbound
+    return Plan(client, target, upstream, stream, conversation, reply, tool_names), outbound
 
 
 async def serve(request: web.Request, dialect: str) -> web.StreamResponse:

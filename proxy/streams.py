@@ -53,8 +53,9 @@ async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, 
             record.first_byte()
             try:
                 outcome = await relay(upstream, client, transcoder)
-            except (ConnectionResetError, RuntimeError):
-                raise  # the client went away: nothing left to tell it
+            except ConnectionResetError:  # the client went away: nothing left to tell it
+                record.error = record.stream_error = "client_closed"
+                return client
             except Exception:  # a bug must still end the client's stream visibly
                 log.exception("stream failed", request_id=request.get(REQUEST_ID), path=request.path)
                 await client.write(transcoder.fail("api_error", "Internal error in dragoman while streaming."))
@@ -65,5 +66,8 @@ async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, 
             if outcome.usage:
                 record.input_tokens = outcome.usage.get("input_tokens")
                 record.output_tokens = outcome.usage.get("output_tokens")
-        await client.write_eof()
+        try:
+            await client.write_eof()
+        except ConnectionResetError:
+            pass  # a client that hangs up after the last event (Codex does) had the whole answer
     return client

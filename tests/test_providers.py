@@ -3,6 +3,7 @@ recording the path, query, headers and body each request arrived with."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from proxy.app import create_app
 from proxy.config import parse_config
 
-from .conftest import load_capture, load_fixture
+from .conftest import MockProvider, Reply, load_capture, load_fixture
 
 REJECTED_BY_GEMINI = ("$schema", "additionalProperties", "propertyNames", "exclusiveMinimum")
 
@@ -191,3 +192,25 @@ async def test_vertex_uses_a_google_token_and_gemini_schemas(upstream, aiohttp_s
     assert provider.seen[0]["path"] == "/v1/projects/proj/locations/us-central1/endpoints/openapi/chat/completions"
     assert provider.seen[0]["body"]["tools"][0]["function"]["parameters"] == {
         "type": "object", "properties": {"url": {"type": "string"}}}
+
+
+async def test_conversation_key_becomes_openais_prompt_cache_key(provider: MockProvider, start_dragoman) -> None:  # type: ignore[no-untyped-def]
+    """Claude Code's session (its user_id, hashed short) reaches OpenAI as prompt_cache_key, so
+    its prompt cache keeps hitting; flavors that reject unknown fields (Azure) get none."""
+    completion = {"id": "c", "object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]}
+    providers = [{"name": "oai", "protocol": "openai", "base_url": provider.url, "api_key": "k"},
+                 {"name": "az", "protocol": "openai", "flavor": "azure", "base_url": provider.url, "api_key": "k"}]
+    url = await start_dragoman(providers=providers, routes=[{"match": "to-oai", "provider": "oai"},
+                                                             {"match": "to-az", "provider": "az"}])
+    user = '{"device_id":"d","account_uuid":"","session_id":"0b6c5b3f-1f0e-4f8f-9e0e-2f3a4b5c6d7e"}' * 2
+    async with aiohttp.ClientSession() as session:
+        for model in ("to-oai", "to-az"):
+            provider.script(Reply.json(completion))
+            async with session.post(f"{url}/v1/messages", json={
+                    "model": model, "max_tokens": 10, "metadata": {"user_id": user},
+                    "messages": [{"role": "user", "content": "hi"}]}) as resp:
+                assert resp.status == 200
+    expected = "cache-" + hashlib.sha256(user.encode()).hexdigest()[:32]
+    assert provider.requests[0]["prompt_cache_key"] == expected
+    assert "prompt_cache_key" not in provider.requests[1]

@@ -52,11 +52,15 @@ class ClientSide(Protocol):
         """The request for a provider of the client's own dialect: (body, extra headers)."""
     def to_hub(self, raw: bytes, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], Reply]:
         """(the request as an Anthropic Messages request, what answering will need)."""
+    def conversation(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> str | None:
+        """What identifies the request's conversation (a session), for provider prompt caches and
+        key affinity; None when the client sends nothing that does."""
 
 
 class ProviderSide(Protocol):
     def url(self, upstream: Upstream, target: Target) -> Any: ...
-    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream) -> tuple[Outbound, dict[str, str]]:
+    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream,
+                conversation: str | None) -> tuple[Outbound, dict[str, str]]:
         """(the upstream request, shortened tool name -> the hub's name)."""
     def decoder(self, tool_names: dict[str, str]) -> Decoder: ...
     def message(self, payload: Any, target: Target, tool_names: dict[str, str]) -> dict[str, Any]:

@@ -54,12 +54,21 @@ class AnthropicClient:
     def to_hub(self, raw: bytes, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], Reply]:
         return body, _MessagesReply(target.response_model, estimate_input_tokens(len(raw), body))
 
+    def conversation(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> str | None:
+        """Claude Code's session: its session header, else ``metadata.user_id`` (which embeds it)."""
+        if session := headers.get("x-claude-code-session-id"):
+            return session
+        metadata = body.get("metadata")
+        user = metadata.get("user_id") if isinstance(metadata, dict) else None
+        return user if isinstance(user, str) and user else None
+
 
 class AnthropicProvider:
     def url(self, upstream: Upstream, target: Target) -> Any:
         return upstream.messages_url
 
-    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream) -> tuple[Outbound, dict[str, str]]:
+    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream,
+                conversation: str | None) -> tuple[Outbound, dict[str, str]]:
         body = {**hub, "model": target.upstream_model}
         if (messages := passthrough.without_synthetic_thinking(hub["messages"])) is not None:
             body["messages"] = messages  # thinking dragoman signed: no Anthropic upstream can verify it

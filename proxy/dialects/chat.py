@@ -24,7 +24,7 @@ from streaming.pump import Decoder, Encoder
 from .. import passthrough
 from ..conditions import Facts, openai_facts
 from ..fallback import Outbound
-from ..flavors import chat_target, with_extra_body
+from ..flavors import chat_target, prompt_cache_key, with_extra_body
 from ..routing import Dialect, Target
 from ..upstream import Upstream
 from ..validation import parse_chat_request
@@ -76,13 +76,23 @@ class ChatClient:
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         return hub, _ChatReply(target.response_model, int(time.time()), include_usage)
 
+    def conversation(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> str | None:
+        for key in ("prompt_cache_key", "user", "safety_identifier"):
+            if isinstance(value := body.get(key), str) and value:
+                return value
+        return None
+
 
 class ChatProvider:
     def url(self, upstream: Upstream, target: Target) -> Any:
         return upstream.chat_url(target.upstream_model)
 
-    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream) -> tuple[Outbound, dict[str, str]]:
-        payload = orjson.dumps(with_extra_body(to_chat_request(hub, chat_target(target)), target))
+    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream,
+                conversation: str | None) -> tuple[Outbound, dict[str, str]]:
+        request = to_chat_request(hub, chat_target(target))
+        if (key := prompt_cache_key(target, conversation)) is not None:
+            request["prompt_cache_key"] = key
+        payload = orjson.dumps(with_extra_body(request, target))
         return (Outbound(upstream.chat_url(target.upstream_model), payload, stream=hub.get("stream") is True),
                 restore_map(hub.get("tools")))
 

@@ -30,7 +30,7 @@ from streaming.responses_encoder import ResponsesEncoder
 from .. import passthrough
 from ..conditions import Facts, responses_facts
 from ..fallback import Outbound
-from ..flavors import with_extra_body
+from ..flavors import prompt_cache_key, with_extra_body
 from ..response_store import ResponseStore
 from ..routing import Dialect, Target
 from ..upstream import Upstream
@@ -110,6 +110,14 @@ class ResponsesClient:
         return hub, _ResponsesReply(target.response_model, tool_map, reasoning_requested(body), response_echo(body),
                                     store, conversation)
 
+    def conversation(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> str | None:
+        """Codex's session: its prompt_cache_key, else its session-id header, else the user."""
+        for value in (body.get("prompt_cache_key"), headers.get("session-id"), body.get("user"),
+                      body.get("safety_identifier")):
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def _history(self, body: dict[str, Any]) -> list[Any] | None:
         """The input with the stored conversation ``previous_response_id`` names in front; None
         when there is no id, or it is not one dragoman keeps."""
@@ -130,10 +138,13 @@ class ResponsesProvider:
     def url(self, upstream: Upstream, target: Target) -> Any:
         return upstream.responses_url
 
-    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream) -> tuple[Outbound, dict[str, str]]:
+    def request(self, hub: dict[str, Any], target: Target, upstream: Upstream,
+                conversation: str | None) -> tuple[Outbound, dict[str, str]]:
         route = target.route
         body = to_responses_request(hub, ResponsesTarget(model=target.upstream_model, max_tokens=route.max_tokens,
                                                          default_max_tokens=route.default_max_tokens))
+        if (key := prompt_cache_key(target, conversation)) is not None:
+            body["prompt_cache_key"] = key
         return (Outbound(upstream.responses_url, orjson.dumps(with_extra_body(body, target)),
                          stream=hub.get("stream") is True),
                 restore_map(hub.get("tools")))
