@@ -13,13 +13,14 @@ mutates the input; only fields the Responses API knows are copied, so Anthropic-
   converters.chat_messages uses, and an empty one its placeholder.
 - Assistant text -> ``message`` items with ``output_text`` parts; tool_use -> ``function_call``.
 - Thinking whose signature carries Responses reasoning (a reasoning item this provider family
-  issued) -> a ``reasoning`` item with its id and encrypted content, but only where a function
-  call follows it. The API pairs a reasoning item with the item that followed it by that item's
-  id, and the hub keeps no item ids; a reasoning item followed by an id-less message is a 400
-  ("... was provided without its required following item", recorded in
-  tests/fixtures/openai-responses-error-400-orphan-reasoning-item.json). Reasoning matters most
-  inside a tool loop, and there the call follows it. Other thinking (Anthropic-signed, synthetic)
-  is dropped: this provider cannot read it; so are redacted_thinking and ``_SERVER_TOOL_BLOCKS``.
+  issued) -> a ``reasoning`` item with its id and encrypted content, and the item after it (a
+  message or function_call) gets back the id it had, which the signature carries too. The API
+  pairs a reasoning item with the item that followed it by that item's id; a reasoning item
+  followed by an item without it is a 400 ("... was provided without its required following
+  item", recorded in tests/fixtures/openai-responses-error-400-orphan-reasoning-item.json), so a
+  reasoning item that cannot be paired (the history was edited) is dropped instead. Other
+  thinking (Anthropic-signed, synthetic) is dropped: this provider cannot read it; so are
+  redacted_thinking and ``_SERVER_TOOL_BLOCKS``.
 - Any other block type is refused with a 400 naming it.
 """
 
@@ -151,35 +152,59 @@ def _function_call_output(block: dict[str, Any], param: str) -> dict[str, Any]:
 
 
 def _assistant_items(content: Any, param: str) -> list[dict[str, Any]]:
-    """Reasoning, message and function_call items in block order (reasoning kept only before a call)."""
+    """Reasoning, message and function_call items in block order. The item after a reasoning
+    item gets back the id it had (the signature carries it), so the API can pair them."""
     items: list[dict[str, Any]] = []
+    following: str | None = None   # the id the next item must have, after a reasoning item
     for j, block in _blocks(content):
         kind = block.get("type")
         if kind == "text":
             text = block.get("text")
             if not isinstance(text, str) or not text.strip():
                 continue
-            if items and items[-1]["type"] == "message":
-                items[-1]["content"].append({"type": "output_text", "text": text})
+            if items and items[-1]["type"] == "message" and following is None:
+                items[-1]["content"].append(_output_text(text))
             else:
-                items.append({"type": "message", "role": "assistant",
-                              "content": [{"type": "output_text", "text": text}]})
+                items.append(_pair({"type": "message", "role": "assistant", "content": [_output_text(text)]},
+                                   following, status="completed"))
+                following = None
         elif kind == "tool_use":
-            items.append(_function_call(block, f"{param}.{j}"))
+            items.append(_pair(_function_call(block, f"{param}.{j}"), following))
+            following = None
         elif kind == "thinking":
-            if (carried := responses_in_signature(block.get("signature"))) is not None and carried[0]:
-                item_id, encrypted = carried
+            if (carried := responses_in_signature(block.get("signature"))) is not None and carried.item_id:
                 thought = block.get("thinking")
                 summary = [{"type": "summary_text", "text": thought}] if isinstance(thought, str) and thought else []
-                items.append({"type": "reasoning", "id": item_id, "summary": summary, "encrypted_content": encrypted})
+                items.append({"type": "reasoning", "id": carried.item_id, "summary": summary,
+                              "encrypted_content": carried.encrypted})
+                following = carried.following
         elif kind not in _DROPPED_BLOCKS:
             raise ConversionError(f"content block type {kind!r} cannot be sent to this provider", f"{param}.{j}.type")
-    return [item for n, item in enumerate(items) if item["type"] != "reasoning" or _call_follows(items, n)]
+    return [_as_output(item) for n, item in enumerate(items) if item["type"] != "reasoning" or _paired(items, n)]
 
 
-def _call_follows(items: list[dict[str, Any]], n: int) -> bool:
-    following = next((item for item in items[n + 1:] if item["type"] != "reasoning"), None)
-    return following is not None and following["type"] == "function_call"
+def _output_text(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text}
+
+
+def _as_output(item: dict[str, Any]) -> dict[str, Any]:
+    """A message item that goes back with its id is the provider's own output message, whose
+    text parts carry (empty) annotations."""
+    if item["type"] != "message" or "id" not in item:
+        return item
+    return {**item, "content": [{**part, "annotations": []} for part in item["content"]]}
+
+
+def _pair(item: dict[str, Any], following: str | None, **extra: Any) -> dict[str, Any]:
+    """The item that follows a reasoning item, with the id it had when the provider sent it."""
+    return {**item, "id": following, **extra} if following else item
+
+
+def _paired(items: list[dict[str, Any]], n: int) -> bool:
+    """A reasoning item may go back only with the item that followed it (or, when none did, as
+    the turn's last item); otherwise the API refuses the whole request."""
+    nxt = items[n + 1] if n + 1 < len(items) else None
+    return nxt.get("id") is not None if nxt is not None else True
 
 
 def _function_call(block: dict[str, Any], param: str) -> dict[str, Any]:

@@ -37,7 +37,10 @@ from converters.thinking import (
 )
 from converters.tool_names import ClientTool, ToolMap
 
+_PARTNERS = frozenset({"message", "function_call", "custom_tool_call"})
+
 __all__ = [
+    "partner_id",
     "item_id", "output_text", "message_item", "reasoning_item", "function_call_item", "custom_tool_call_item",
     "client_tool", "custom_input", "reasoning_encryption", "encrypted_from_redacted", "redacted_in_encrypted",
     "REDACTED_PREFIX", "response_echo", "reasoning_requested", "response_core",
@@ -129,13 +132,22 @@ def custom_input(arguments: str) -> str:
     return arguments
 
 
+def partner_id(item: Any) -> str:
+    """The id a returned reasoning item is paired with: the item after it, when it is one dragoman
+    carries across dialects (a message or a call); "" for a server-side item (a web search...),
+    which the other dialect never sees, so the reasoning cannot go back paired."""
+    if isinstance(item, Mapping) and item.get("type") in _PARTNERS and isinstance(item.get("id"), str):
+        return str(item["id"])
+    return ""
+
+
 def reasoning_encryption(signature: str) -> tuple[str | None, str | None]:
     """(the provider's reasoning item id, encrypted_content) for a thinking block's signature."""
     if not signature:
         return None, None
     carried = responses_in_signature(signature)
     if carried is not None:
-        return carried
+        return carried.item_id, carried.encrypted
     if is_synthetic_signature(signature):
         return None, None
     return None, encrypted_from_anthropic(signature)

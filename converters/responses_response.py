@@ -41,6 +41,7 @@ from converters.responses_items import (
     function_call_item,
     item_id,
     message_item,
+    partner_id,
     reasoning_encryption,
     reasoning_item,
     response_core,
@@ -267,7 +268,7 @@ def to_messages_response(response: dict[str, Any], *, model: str,
     blocks: list[dict[str, Any]] = []
     spoken: set[str] = set()
     called = False
-    for item in output:
+    for n, item in enumerate(output):
         kind = item.get("type") if isinstance(item, dict) else None
         if kind == "message":
             text = _message_text(item)
@@ -277,7 +278,8 @@ def to_messages_response(response: dict[str, Any], *, model: str,
             text, encrypted = reasoning_text(item), item.get("encrypted_content")
             encrypted = encrypted if isinstance(encrypted, str) and encrypted else None
             if text or encrypted:
-                signature = (signature_from_responses(str(item.get("id") or ""), encrypted) if encrypted
+                following = partner_id(output[n + 1]) if n + 1 < len(output) else ""
+                signature = (signature_from_responses(str(item.get("id") or ""), encrypted, following) if encrypted
                              else SYNTHETIC_SIGNATURE)
                 blocks.append({"type": "thinking", "thinking": _separated("thinking", text, spoken),
                                "signature": signature})

@@ -25,6 +25,7 @@ import orjson
 
 from converters.errors import ConversionError
 from converters.media import document_block, image_block
+from converters.responses_items import partner_id
 from converters.responses_tools import hub_tool_name
 from converters.thinking import SYNTHETIC_SIGNATURE, anthropic_in_encrypted, signature_from_responses
 from converters.tool_names import anthropic_tool_id
@@ -72,7 +73,8 @@ def to_anthropic_turns(instructions: Any, items: Any) -> tuple[list[dict[str, An
         if kind == "message":
             _message(item, param, system, turns, open_calls)
         elif kind == "reasoning":
-            if (thinking := _thinking(item)) is not None:
+            following = partner_id(items[i + 1]) if i + 1 < len(items) else ""
+            if (thinking := _thinking(item, following)) is not None:
                 _assistant_turn(turns, open_calls).blocks.append(thinking)
         elif kind in _CALL_ITEMS:
             turn = _assistant_turn(turns, open_calls)  # before the call opens: it checks earlier ones
@@ -143,7 +145,9 @@ def _finish(built: list[_Turn]) -> list[dict[str, Any]]:
     return turns
 
 
-def _thinking(item: dict[str, Any]) -> dict[str, Any] | None:
+def _thinking(item: dict[str, Any], following: str) -> dict[str, Any] | None:
+    """A reasoning item as a thinking block; ``following`` is the id of the item after it, which a
+    Responses provider needs back beside it."""
     summary = _texts(item.get("summary"), "summary_text") or _texts(item.get("content"), "reasoning_text")
     thinking = "\n\n".join(summary)
     encrypted = item.get("encrypted_content")
@@ -155,7 +159,7 @@ def _thinking(item: dict[str, Any]) -> dict[str, Any] | None:
     else:
         item_id = item.get("id")
         signature = anthropic_in_encrypted(encrypted) or signature_from_responses(
-            item_id if isinstance(item_id, str) else "", encrypted)
+            item_id if isinstance(item_id, str) else "", encrypted, following)
     return {"type": "thinking", "thinking": thinking, "signature": signature}
 
 

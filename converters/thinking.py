@@ -8,9 +8,11 @@ dragoman wraps it in the client's field with a prefix that says where it came fr
 - ``SYNTHETIC_SIGNATURE`` (``dragoman:v1``): a thinking block dragoman built from OpenAI Chat
   reasoning (``reasoning_content``). Claude Code discards thinking blocks that carry no signature
   (nielspeter/claude-code-proxy PR #17), so such blocks need one; no provider can verify it.
-- ``dragoman:rs:<item id>:<encrypted_content>`` as an Anthropic signature: reasoning from a
-  Responses provider, handed to an Anthropic-dialect client (the item id goes back with it: the
-  Responses API wants reasoning items returned whole).
+- ``dragoman:rs:<item id>:<following item id>:<encrypted_content>`` as an Anthropic signature:
+  reasoning from a Responses provider, handed to an Anthropic-dialect client. The ids go back
+  with it: the Responses API wants a reasoning item returned whole and followed by the item that
+  followed it, which it finds by that item's id (else "provided without its required following
+  item").
 - ``dragoman:an:<signature>`` as a Responses ``encrypted_content``: Anthropic thinking, handed to
   a Responses-dialect client.
 
@@ -21,9 +23,12 @@ encrypted content fails to decrypt, openai/codex #8119).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 __all__ = [
     "SYNTHETIC_SIGNATURE", "SYNTHETIC_SIGNATURE_PREFIX", "is_synthetic_signature",
     "responses_in_signature", "signature_from_responses", "anthropic_in_encrypted", "encrypted_from_anthropic",
+    "CarriedReasoning",
 ]
 
 SYNTHETIC_SIGNATURE_PREFIX = "dragoman:"
@@ -37,17 +42,25 @@ def is_synthetic_signature(signature: object) -> bool:
     return isinstance(signature, str) and signature.startswith(SYNTHETIC_SIGNATURE_PREFIX)
 
 
-def signature_from_responses(item_id: str, encrypted_content: str) -> str:
+class CarriedReasoning(NamedTuple):
+    """A Responses reasoning item, as a signature carries it."""
+
+    item_id: str
+    following: str      # the id of the output item that came after it ("" when none did)
+    encrypted: str
+
+
+def signature_from_responses(item_id: str, encrypted_content: str, following: str = "") -> str:
     """A Responses provider's encrypted reasoning item, as the signature of an Anthropic thinking block."""
-    return f"{_FROM_RESPONSES}{item_id.replace(':', '_')}:{encrypted_content}"
+    return f"{_FROM_RESPONSES}{item_id.replace(':', '_')}:{following.replace(':', '_')}:{encrypted_content}"
 
 
-def responses_in_signature(signature: object) -> tuple[str, str] | None:
-    """(reasoning item id, encrypted content) a signature carries; None when it carries none."""
+def responses_in_signature(signature: object) -> CarriedReasoning | None:
+    """The reasoning item a signature carries; None when it carries none."""
     if not isinstance(signature, str) or not signature.startswith(_FROM_RESPONSES):
         return None
-    item_id, colon, encrypted = signature[len(_FROM_RESPONSES):].partition(":")
-    return (item_id, encrypted) if colon and encrypted else None
+    parts = signature[len(_FROM_RESPONSES):].split(":", 2)
+    return CarriedReasoning(*parts) if len(parts) == 3 and parts[2] else None
 
 
 def encrypted_from_anthropic(signature: str) -> str:

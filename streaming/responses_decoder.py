@@ -5,8 +5,9 @@ Each output item becomes at most one block, in item order; what the decoder deci
   chat_decoder does: Anthropic rejects a whitespace-only text block sent back to it); refusal
   text is text; a message whose text arrives only in its ``.done`` events still gets it;
 - a ``reasoning`` item is a thinking block (``BlockStart.id`` is the item id): its summary parts
-  (or raw reasoning text parts) a blank line apart, then, at the item's ``output_item.done``, the
-  signature ``signature_from_responses(item id, encrypted_content)``, or ``SYNTHETIC_SIGNATURE``
+  (or raw reasoning text parts) a blank line apart, then the signature
+  ``signature_from_responses(item id, encrypted_content, id of the item after it)``, written when
+  that next item starts (or the response ends), or ``SYNTHETIC_SIGNATURE``
   without encrypted content (Claude Code drops unsigned thinking). A reasoning item with encrypted
   content but no text is a thinking block with empty text: the reasoning must survive the round
   trip. One with neither is dropped;
@@ -34,6 +35,7 @@ from typing import Any
 import orjson
 
 from converters.messages_response import BLOCK_SEPARATOR
+from converters.responses_items import partner_id
 from converters.responses_response import anthropic_error_type, reasoning_text, stop_from_responses
 from converters.thinking import SYNTHETIC_SIGNATURE, signature_from_responses
 from converters.tool_names import anthropic_tool_id
@@ -49,7 +51,7 @@ _INPUT_HEAD = '{"input":"'
 
 
 class _Item:
-    __slots__ = ("kind", "id", "name", "state", "said", "ws", "part", "signed", "buffer")
+    __slots__ = ("kind", "id", "name", "state", "said", "ws", "part", "signed", "sealed", "buffer")
 
     def __init__(self, kind: str, id_: str) -> None:
         self.kind = kind
@@ -60,6 +62,7 @@ class _Item:
         self.ws = ""           # whitespace held until real text follows (messages)
         self.part: Any = None  # the reasoning part being streamed
         self.signed = False    # the reasoning block got its signature
+        self.sealed = ""       # its encrypted content, written when the item after it is known
         self.buffer: list[str] = []  # a call's arguments while it waits for its name
 
 
@@ -154,6 +157,8 @@ class ResponsesEventDecoder:
 
     def _added(self, payload: dict[str, Any], out: list[Event]) -> None:
         data = payload.get("item")
+        if self._open is not None and self._open.sealed:  # the item after a reasoning item: its id
+            self._close(out, partner_id(data))               # goes into the signature
         if not isinstance(data, dict) or data.get("type") not in _HANDLED:
             return  # a server-side item: its events find no item and are skipped
         kind = str(data["type"])
@@ -188,8 +193,10 @@ class ResponsesEventDecoder:
             if isinstance(encrypted, str) and encrypted:
                 if self._open is not item:
                     self._start(item, out, BlockStart("thinking", id=item.id))
-                out.append(BlockDelta("signature", signature_from_responses(item.id, encrypted)))
-                item.signed = True
+                # the block stays open until the next item starts: the API pairs a returned
+                # reasoning item with the item that followed it, by that item's id
+                item.sealed, item.signed = encrypted, True
+                return
         else:
             self._name(item, data.get("name"), out)
             field = data.get("arguments" if item.kind == "function_call" else "input")
@@ -211,13 +218,15 @@ class ResponsesEventDecoder:
         self._open = item
         out.append(start)
 
-    def _close(self, out: list[Event]) -> None:
+    def _close(self, out: list[Event], following: str = "") -> None:
         item = self._open
         if item is None:
             return
         self._open = None
         item.state = _CLOSED
-        if item.kind == "reasoning" and not item.signed:
+        if item.sealed:
+            out.append(BlockDelta("signature", signature_from_responses(item.id, item.sealed, following)))
+        elif item.kind == "reasoning" and not item.signed:
             out.append(BlockDelta("signature", SYNTHETIC_SIGNATURE))
         elif item.kind == "custom_tool_call":
             out.append(BlockDelta("json", '"}' if item.said else '{"input":""}'))

@@ -62,16 +62,17 @@ def assert_anthropic_request(body: dict[str, Any]) -> None:
 
 def assert_responses_request(body: dict[str, Any]) -> None:
     patched = copy.deepcopy(body)
-    replies = [item for item in patched.get("input", ()) if item.get("type") == "message" and item.get("role") == "assistant"]
-    for item in replies:
-        item.update(_PLACEHOLDERS)
-        for part in item["content"]:
+    anonymous = [n for n, item in enumerate(patched.get("input", ()))
+                 if item.get("type") == "message" and item.get("role") == "assistant" and "id" not in item]
+    for n in anonymous:
+        patched["input"][n].update(_PLACEHOLDERS)
+        for part in patched["input"][n]["content"]:
             part["annotations"] = []
     validated = _walk(_RESPONSES[body.get("stream") is True].validate_python(patched))
-    for item in validated.get("input", ()):
-        if item.get("type") == "message" and item.get("role") == "assistant":
-            for key in _PLACEHOLDERS:
-                del item[key]
-            for part in item["content"]:
-                del part["annotations"]
+    for n in anonymous:
+        item = validated["input"][n]
+        for key in _PLACEHOLDERS:
+            del item[key]
+        for part in item["content"]:
+            del part["annotations"]
     assert (difference := _difference(validated, body)) is None, difference

@@ -174,7 +174,36 @@ async def test_claude_code_writes_a_file_through_dragoman(claude_bin: str, provi
     content = f"hello from dragoman e2e {secrets.token_hex(8)}\n"
     provider.responder = ScriptedModel(target, content)
     base_url = await start_dragoman(auth={"api_keys": [API_KEY]})
+    code, events, report = await run_claude(claude, base_url, project, home, provider)
+    assert code == 0, report
+    assert target.is_file(), report
+    assert target.read_text(encoding="utf-8") == content
+    assert_success(events, report)
+    check_chat_requests(provider, report)
 
+    # dragoman authenticated the CLI with its own key and sent the provider's key, never the client's
+    for headers in provider.headers:
+        sent = {k.lower(): v for k, v in headers.items()}
+        assert API_KEY not in sent.get("authorization", "") and "x-api-key" not in sent, sent
+        assert sent.get("authorization") == "Bearer sk-upstream-secret-0123456789"
+    requests = provider.requests
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base_url}/v1/messages", json={"model": "claude-opus-4-8", "max_tokens": 8,
+                                "messages": [{"role": "user", "content": "hi"}]},
+                                headers={"x-api-key": "wrong-key", "anthropic-version": "2023-06-01"}) as response:
+            assert response.status == 401, await response.text()
+    assert len(provider.requests) == len(requests)
+
+    # the thinking block reached Claude Code (signed, so it kept it) and was not sent back as text
+    thinking = [block for e in events if e.get("type") == "assistant"
+                for block in (e.get("message") or {}).get("content") or [] if block.get("type") == "thinking"]
+    assert [block.get("thinking") for block in thinking] == [THINKING], report
+    assert THINKING not in json.dumps(requests[1])
+
+
+async def run_claude(claude: str, base_url: str, project: Path, home: Path,
+                     provider: MockProvider) -> tuple[int, list[dict[str, Any]], str]:
+    """Run `claude -p` in ``project``; (exit code, its stream-json events, a report for failures)."""
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         claude, "-p", PROMPT, "--allowedTools", "Write,Bash,Read,Edit",
@@ -202,18 +231,20 @@ async def test_claude_code_writes_a_file_through_dragoman(claude_bin: str, provi
               f"\n--- stdout ---\n{stdout[-6000:]}\n--- stderr ---\n{stderr[-3000:]}")
     print(report)
 
-    # the CLI succeeded and really ran the tool
-    assert proc.returncode == 0, report
-    assert target.is_file(), report
-    assert target.read_text(encoding="utf-8") == content
+    return proc.returncode if proc.returncode is not None else -1, events, report
 
+
+def assert_success(events: list[dict[str, Any]], report: str) -> None:
     results = [e for e in events if e.get("type") == "result"]
     assert results, report
     assert results[-1].get("subtype") == "success", report
     assert results[-1].get("is_error") is False, report   # an API error is also reported as subtype "success"
     assert FINAL_TEXT in (results[-1].get("result") or ""), report
 
-    # what reached the provider
+
+def check_chat_requests(provider: MockProvider, report: str) -> None:
+    """What reached the Chat provider: streams only, the route's model, nothing Anthropic-only,
+    Claude Code's tools as functions, and the tool result as a role:tool message."""
     requests = provider.requests
     assert len(requests) >= 2, report
     assert all(body.get("stream") is True for body in requests), \
@@ -230,26 +261,113 @@ async def test_claude_code_writes_a_file_through_dragoman(claude_bin: str, provi
     assert 15 <= len(names) <= 40, f"expected Claude Code's ~24 tools, got {len(names)}: {names}"
     assert all(tool.get("type") == "function" for tool in first["tools"])
 
-    # dragoman authenticated the CLI with its own key and sent the provider's key, never the client's
-    for headers in provider.headers:
-        sent = {k.lower(): v for k, v in headers.items()}
-        assert API_KEY not in sent.get("authorization", "") and "x-api-key" not in sent, sent
-        assert sent.get("authorization") == "Bearer sk-upstream-secret-0123456789"
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{base_url}/v1/messages", json={"model": "claude-opus-4-8", "max_tokens": 8,
-                                "messages": [{"role": "user", "content": "hi"}]},
-                                headers={"x-api-key": "wrong-key", "anthropic-version": "2023-06-01"}) as response:
-            assert response.status == 401, await response.text()
-    assert len(provider.requests) == len(requests)
-
-    # the thinking block reached Claude Code (signed, so it kept it) and was not sent back as text
-    thinking = [block for e in events if e.get("type") == "assistant"
-                for block in (e.get("message") or {}).get("content") or [] if block.get("type") == "thinking"]
-    assert [block.get("thinking") for block in thinking] == [THINKING], report
-    assert THINKING not in json.dumps(requests[1])
-
     second = requests[1]
     tool_messages = [m for m in second.get("messages") or [] if m.get("role") == "tool"]
     assert tool_messages, f"no role:tool message in the follow-up: {[m.get('role') for m in second['messages']]}"
     assert any("created" in tool_message_text(m).lower() for m in tool_messages), tool_messages
     assert second["messages"][-1].get("role") == "tool"
+
+
+class ResponsesModel:
+    """The same model behind the OpenAI Responses API (OpenAI's newest models are served only
+    there): a reasoning item with encrypted content, text, and a Write call with streamed
+    arguments; once the call's output is back, a final text."""
+
+    def __init__(self, file_path: Path, content: str) -> None:
+        self.file_path, self.content = file_path, content
+        self.encrypted = "gAAAAAB" + secrets.token_hex(24)
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        items = body.get("input") or []
+        if any(item.get("type") == "function_call_output" for item in items):
+            return self._stream([("message", FINAL_TEXT)])
+        arguments = json.dumps({"file_path": str(self.file_path), "content": self.content})
+        return self._stream([("reasoning", THINKING), ("message", "I'll create the file."),
+                             ("function_call", arguments)])
+
+    def _stream(self, items: list[tuple[str, str]]) -> Reply:
+        events: list[dict[str, Any]] = []
+        response = {"id": "resp_e2e", "object": "response", "created_at": int(time.time()), "status": "in_progress",
+                    "model": "big-model", "output": [], "usage": None}
+        events.append({"type": "response.created", "response": response})
+        output: list[dict[str, Any]] = []
+        for index, (kind, text) in enumerate(items):
+            if kind == "reasoning":
+                item = {"type": "reasoning", "id": f"rs_e2e{index}", "summary": []}
+                events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+                events.append({"type": "response.reasoning_summary_part.added", "item_id": item["id"],
+                               "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}})
+                for piece in (text[:25], text[25:]):
+                    events.append({"type": "response.reasoning_summary_text.delta", "item_id": item["id"],
+                                   "output_index": index, "summary_index": 0, "delta": piece})
+                item = {**item, "summary": [{"type": "summary_text", "text": text}], "encrypted_content": self.encrypted}
+            elif kind == "message":
+                item = {"type": "message", "id": f"msg_e2e{index}", "role": "assistant", "status": "in_progress",
+                        "content": []}
+                events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+                for piece in (text[:9], text[9:]):
+                    events.append({"type": "response.output_text.delta", "item_id": item["id"], "output_index": index,
+                                   "content_index": 0, "delta": piece})
+                item = {**item, "status": "completed",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]}
+            else:
+                item = {"type": "function_call", "id": f"fc_e2e{index}", "call_id": "call_" + secrets.token_hex(6),
+                        "name": "Write", "arguments": "", "status": "in_progress"}
+                events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+                third = len(text) // 3
+                for piece in (text[:third], text[third:2 * third], text[2 * third:]):
+                    events.append({"type": "response.function_call_arguments.delta", "item_id": item["id"],
+                                   "output_index": index, "delta": piece})
+                item = {**item, "arguments": text, "status": "completed"}
+            events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+            output.append(item)
+        usage = {"input_tokens": 1200, "input_tokens_details": {"cached_tokens": 1000}, "output_tokens": 42,
+                 "output_tokens_details": {"reasoning_tokens": 12}, "total_tokens": 1242}
+        events.append({"type": "response.completed", "response": {**response, "status": "completed",
+                                                                  "output": output, "usage": usage}})
+        body = b"".join(f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': n})}\n\n".encode()
+                        for n, e in enumerate(events))
+        return Reply(body=body, content_type="text/event-stream", chunk_size=61)
+
+
+@pytest.mark.claude_code
+@pytest.mark.timeout(240)
+async def test_claude_code_on_a_responses_provider(claude_bin: str, provider: MockProvider, start_dragoman,
+                                                   tmp_path: Path) -> None:
+    """Claude Code on a Responses-only model: the reasoning item's encrypted content travels in the
+    thinking signature and comes back to the provider as the same reasoning item, before the call."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}), encoding="utf-8")
+    target = project / "hello.txt"
+    content = f"hello from dragoman e2e {secrets.token_hex(8)}\n"
+    model = ResponsesModel(target, content)
+    provider.responder = model
+    providers = [{"name": "resp", "protocol": "responses", "base_url": provider.url,
+                  "api_key": "sk-upstream-secret-0123456789"}]
+    base_url = await start_dragoman(auth={"api_keys": [API_KEY]}, providers=providers,
+                                    routes=[{"match": "*", "provider": "resp", "model": "big-model"}])
+    code, events, report = await run_claude(claude_bin, base_url, project, home, provider)
+    assert code == 0, report
+    assert target.read_text(encoding="utf-8") == content, report
+    assert_success(events, report)
+
+    requests = provider.requests
+    assert len(requests) >= 2 and set(provider.paths) == {"/v1/responses"}, report
+    assert all(body["stream"] is True and body["store"] is False and body["model"] == "big-model" for body in requests)
+    for i, body in enumerate(requests):
+        leaked = [word for word in (*LEAKS, "messages", "max_tokens", "metadata") if word in body]
+        assert not leaked, f"upstream request {i} carries Anthropic-only fields {leaked}"
+    assert "Write" in [tool["name"] for tool in requests[0]["tools"]]
+    second = requests[-1]["input"]
+    reasoning = [item for item in second if item.get("type") == "reasoning"]
+    assert [(item["id"], item["encrypted_content"]) for item in reasoning] == [("rs_e2e0", model.encrypted)]
+    kinds = [item.get("type") for item in second]
+    assert kinds.index("reasoning") < kinds.index("function_call") < kinds.index("function_call_output")
+    # the API pairs a returned reasoning item with the item that followed it, by id
+    after = second[kinds.index("reasoning") + 1]
+    assert (after["type"], after["id"], after["content"][0]["text"]) == ("message", "msg_e2e1", "I'll create the file.")
+    thinking = [block for e in events if e.get("type") == "assistant"
+                for block in (e.get("message") or {}).get("content") or [] if block.get("type") == "thinking"]
+    assert [block.get("thinking") for block in thinking] == [THINKING], report

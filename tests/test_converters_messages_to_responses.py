@@ -72,7 +72,7 @@ def thinking(signature: str, thought: str = "Let me check.") -> dict[str, Any]:
 
 WEATHER = {"name": "get_weather", "description": "Weather by city", "cache_control": {"type": "ephemeral"},
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-FROM_OPENAI = signature_from_responses("rs_abc", "gAAAAB-opaque")
+FROM_OPENAI = signature_from_responses("rs_abc", "gAAAAB-opaque", "fc_1")   # a call followed it
 SIGNED = "EqQBCkgIBxABGAIiQL9s"
 
 
@@ -203,22 +203,28 @@ def test_assistant_turns() -> None:
     refused(hub([{"role": "tool", "content": "x"}]), "messages.0.role")
 
 
-def test_thinking_that_carries_responses_reasoning_goes_back_before_the_call() -> None:
+def test_thinking_that_carries_responses_reasoning_goes_back_with_the_item_that_followed_it() -> None:
+    """The API finds a returned reasoning item's partner by id: the call (or message) after it
+    gets back the id it had, which the signature carried."""
     out = convert(hub([user("x"), assistant([thinking(FROM_OPENAI, "**Checking**"), tool_use()]), user([tool_result()])]))
     assert out["input"][1:3] == [
         {"type": "reasoning", "id": "rs_abc", "summary": [{"type": "summary_text", "text": "**Checking**"}],
-         "encrypted_content": "gAAAAB-opaque"}, function_call()]
-    out = convert(hub([user("x"), assistant([thinking(FROM_OPENAI, ""), text("Let me look."), tool_use()]),
+         "encrypted_content": "gAAAAB-opaque"}, {**function_call(), "id": "fc_1"}]
+    before_text = signature_from_responses("rs_abc", "gAAAAB-opaque", "msg_1")
+    out = convert(hub([user("x"), assistant([thinking(before_text, ""), text("Let me look."), tool_use()]),
                        user([tool_result()])]))
-    assert [item["type"] for item in out["input"]] == [
-        "message", "message", "function_call", "function_call_output"]  # a message follows it: left out
+    assert out["input"][1:4] == [
+        {"type": "reasoning", "id": "rs_abc", "summary": [], "encrypted_content": "gAAAAB-opaque"},
+        {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed",
+         "content": [{"type": "output_text", "text": "Let me look.", "annotations": []}]},
+        function_call()]
 
 
 @pytest.mark.parametrize("block", [
-    thinking(FROM_OPENAI),  # no call follows: the API would want the message's own item id
+    thinking(signature_from_responses("rs_abc", "gAAA")),  # it was the last item: nothing here can pair with it
     thinking(SIGNED),  # Anthropic's: this provider cannot read it
     thinking(SYNTHETIC_SIGNATURE),
-    thinking(signature_from_responses("", "gAAA")),  # no item id to send back
+    thinking(signature_from_responses("", "gAAA", "msg_1")),  # no item id to send back
     {"type": "redacted_thinking", "data": "EmwKAhgBEgy"},
     {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "x"}},
     {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
@@ -350,15 +356,14 @@ def test_reasoning_round_trips_through_both_converters() -> None:
     and an Anthropic answer's signature, shown to a Responses client, comes back to Anthropic whole."""
     item = {"type": "reasoning", "id": "rs_abc", "summary": [{"type": "summary_text", "text": "**Checking**"}],
             "encrypted_content": "gAAAAB-opaque"}
-    client = {"model": "gpt-5", "input": [{"role": "user", "content": "x"}, item,
-                                          {"type": "function_call", "call_id": "call_1", "name": "get_weather",
-                                           "arguments": "{}"},
+    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
+    client = {"model": "gpt-5", "input": [{"role": "user", "content": "x"}, item, call,
                                           {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]}
     middle, _ = responses_to_hub(client, MessagesTarget(model="claude-x"))
     assert_anthropic_request(middle)
-    assert middle["messages"][1]["content"][0]["signature"] == FROM_OPENAI
+    assert middle["messages"][1]["content"][0]["signature"] == FROM_OPENAI   # the call's id rides along
     back = convert(middle)
-    assert back["input"][1] == item  # same id, summary and encrypted content
+    assert back["input"][1:3] == [item, call]  # the same items: ids, summary and encrypted content
     anthropic_item = {**item, "encrypted_content": encrypted_from_anthropic(SIGNED)}
     middle, _ = responses_to_hub({**client, "input": [client["input"][0], anthropic_item, *client["input"][2:]]},
                                  MessagesTarget(model="claude-x"))

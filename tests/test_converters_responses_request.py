@@ -123,7 +123,7 @@ def test_codex_replaying_reasoning() -> None:
     out, _ = convert_full(body)
     assert out["messages"][1]["content"][0] == {
         "type": "thinking", "thinking": "**Running**\n\nThe user wants the proof command.",
-        "signature": signature_from_responses("rs_0a1", "gAAAAB-opaque")}
+        "signature": signature_from_responses("rs_0a1", "gAAAAB-opaque", body["input"][5]["id"])}  # the call's id
     assert "thinking" not in out  # OpenAI's reasoning leads the tool turn: Anthropic never sees it signed
     reasoning = {**reasoning, "encrypted_content": encrypted_from_anthropic(SIGNED)}  # an Anthropic answer
     out, _ = convert_full({**body, "input": [*body["input"][:4], reasoning, *body["input"][5:]]})
@@ -301,7 +301,7 @@ def reasoning(**fields: Any) -> dict[str, Any]:
     (reasoning(summary=[{"type": "summary_text", "text": "a"}, {"type": "summary_text", "text": "b"}],
                content=[{"type": "reasoning_text", "text": "raw"}]), "a\n\nb", SYNTHETIC_SIGNATURE),
     (reasoning(content=[{"type": "reasoning_text", "text": "raw"}]), "raw", SYNTHETIC_SIGNATURE),
-    (reasoning(encrypted_content="gAAA"), "", signature_from_responses("rs_1", "gAAA")),
+    (reasoning(encrypted_content="gAAA"), "", signature_from_responses("rs_1", "gAAA")),  # the message after has no id
     (reasoning(summary=[{"type": "summary_text", "text": "t"}], encrypted_content=encrypted_from_anthropic(SIGNED)),
      "t", SIGNED),
     ({"type": "reasoning", "summary": [], "encrypted_content": "gAAA"}, "", signature_from_responses("", "gAAA")),

@@ -92,8 +92,8 @@ def test_reasoning_summary_and_encrypted_content() -> None:
         "model": "claude-sonnet-4-5",
         "content": [
             {"type": "thinking", "thinking": reasoning["summary"][0]["text"],
-             "signature": "dragoman:rs:rs_0b028a7a2aca8d68006942f4e0d380819398dfa502c33bce7b:"
-                          + reasoning["encrypted_content"]},
+             "signature": f"dragoman:rs:rs_0b028a7a2aca8d68006942f4e0d380819398dfa502c33bce7b:{message['id']}:"
+                          + reasoning["encrypted_content"]},   # the message it is paired with rides along
             {"type": "text", "text": message["content"][0]["text"]},
         ],
         "stop_reason": "end_turn", "stop_sequence": None,
@@ -142,7 +142,7 @@ def test_item_shapes() -> None:
         {"type": "function_call", "call_id": "functions.Bash:0", "name": "Bash", "arguments": '{"cmd": "ls"'},
     ]}, model="m", tool_names={"Bash": "bash_tool"})
     assert message["content"] == [
-        {"type": "thinking", "thinking": "", "signature": "dragoman:rs:rs_2:enc"},
+        {"type": "thinking", "thinking": "", "signature": "dragoman:rs:rs_2::enc"},   # a reasoning item follows
         {"type": "thinking", "thinking": "raw", "signature": "dragoman:v1"},
         {"type": "text", "text": "No."},
         {"type": "text", "text": "\n\nMore."},
@@ -264,7 +264,7 @@ def test_http_error_body_has_openais_shape() -> None:
 
 def test_reasoning_encryption_rules() -> None:
     assert reasoning_encryption("EqkECkYIBxgC") == (None, "dragoman:an:EqkECkYIBxgC")
-    assert reasoning_encryption("dragoman:rs:rs_1:gAAAA") == ("rs_1", "gAAAA")
+    assert reasoning_encryption("dragoman:rs:rs_1:msg_1:gAAAA") == ("rs_1", "gAAAA")
     assert reasoning_encryption("dragoman:v1") == (None, None) and reasoning_encryption("") == (None, None)
     sealed = encrypted_from_redacted("EtgBCkYI")
     assert sealed == "dragoman:an:redacted_thinking:EtgBCkYI" and redacted_in_encrypted(sealed) == "EtgBCkYI"

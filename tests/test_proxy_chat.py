@@ -1117,3 +1117,22 @@ async def test_disconnect_non_streaming_cancels_upstream(provider: MockProvider,
             async with asyncio.timeout(0.3):   # the client gives up while the body is still coming
                 await session.post(dragoman + "/v1/chat/completions", json=GOOD)
     await asyncio.wait_for(provider.cancelled.wait(), 1.0)
+
+
+async def test_anthropic_upstream_answering_a_stream_request_with_json_is_replayed_as_a_stream(
+        provider: MockProvider, dragoman: str) -> None:
+    """Some Anthropic-compatible servers ignore "stream" and send the whole message: the OpenAI
+    client still gets the stream it asked for, with the recorded content and usage."""
+    provider.script(Reply.from_fixture("anthropic-tool-use-with-thinking.json"))
+    recorded = recorded_message("anthropic-tool-use-with-thinking.json")
+    async with sdk(dragoman) as client:
+        stream = await client.chat.completions.create(model="gpt-4o", messages=user("Weather?"), stream=True,
+                                                      stream_options={"include_usage": True}, tools=[WEATHER_TOOL])
+        chunks = [chunk async for chunk in stream]
+    [tool] = [b for b in recorded["content"] if b["type"] == "tool_use"]
+    calls = [c for chunk in chunks for choice in chunk.choices for c in choice.delta.tool_calls or []]
+    assert calls[0].function is not None and calls[0].function.name == tool["name"]
+    assert json.loads("".join(c.function.arguments or "" for c in calls if c.function)) == tool["input"]
+    finishes = [choice.finish_reason for chunk in chunks for choice in chunk.choices if choice.finish_reason]
+    assert finishes == ["tool_calls"]
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == recorded["usage"]["output_tokens"]

@@ -153,14 +153,18 @@ def test_text_after_tool() -> None:
 
 def test_encrypted_reasoning_survives_as_signed_thinking_and_web_search_is_skipped() -> None:
     raw = transcode(body_of(WEB_SEARCH))
-    assert b"ws_00a60507" not in raw
+    assert b"ws_00a60507" not in raw   # the server-side web search item is nowhere in the stream
     message = sdk_message(raw)
     first, second, text = message["content"]
-    for block, item in zip((first, second), done_items(WEB_SEARCH, "reasoning"), strict=True):
+    message_id = done_items(WEB_SEARCH, "message")[0]["id"]
+    # the first reasoning item was followed by a web search, which no other dialect carries: it
+    # cannot go back paired (""); the second by the message, whose id rides along
+    for block, item, following in zip((first, second), done_items(WEB_SEARCH, "reasoning"), ("", message_id),
+                                      strict=True):
         # the encrypted content of output_item.done (not the earlier one of output_item.added)
         assert block == {"type": "thinking", "thinking": "",
-                         "signature": f"dragoman:rs:{item['id']}:{item['encrypted_content']}"}
-    assert first["signature"].startswith("dragoman:rs:rs_00a60507bf41223d0068c9d2fc927081a088e0b920cdfe3866:gAAAAABoydMADQ6H")
+                         "signature": f"dragoman:rs:{item['id']}:{following}:{item['encrypted_content']}"}
+    assert first["signature"].startswith("dragoman:rs:rs_00a60507bf41223d0068c9d2fc927081a088e0b920cdfe3866::gAAAAABoydMADQ6H")
     assert text["text"].startswith("San Francisco weather today (Tuesday, September 16, 2025): Mostly sunny")
     usage = message["usage"]
     assert (usage["input_tokens"], usage["cache_read_input_tokens"], usage["output_tokens"]) == (1143, 8320, 582)
@@ -282,7 +286,7 @@ def test_reasoning_text_and_text_only_at_done() -> None:
                               content=[{"type": "output_text", "text": "Hi", "annotations": []}]),
                     completed())
     assert events[1:] == [BlockStart("thinking", id="rs_1"), BlockDelta("thinking", "think"),
-                          BlockDelta("signature", "dragoman:rs:rs_1:enc"), BLOCK_STOP,
+                          BlockDelta("signature", "dragoman:rs:rs_1:msg_1:enc"), BLOCK_STOP,
                           BlockStart("text"), BlockDelta("text", "Hi"), BLOCK_STOP, MessageEnd("end_turn", None)]
 
 

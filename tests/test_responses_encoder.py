@@ -344,7 +344,7 @@ def test_an_empty_reasoning_item_comes_first_when_reasoning_was_asked_for() -> N
 def test_reasoning_from_a_responses_provider_keeps_its_item_id_and_encrypted_content() -> None:
     events: list[Event] = [
         BlockStart("thinking", id="rs_upstream"), BlockDelta("thinking", "Plan."),
-        BlockDelta("signature", "dragoman:rs:rs_upstream:gAAAAB"), BLOCK_STOP,
+        BlockDelta("signature", "dragoman:rs:rs_upstream:msg_1:gAAAAB"), BLOCK_STOP,
         BlockStart("thinking"), BlockDelta("signature", "dragoman:v1"), BLOCK_STOP,
         MessageEnd("end_turn"),
     ]
