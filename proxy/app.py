@@ -6,12 +6,10 @@ import structlog
 from aiohttp import web
 
 from .config import Config, ProviderRef, Route
-from .flow import CLIENTS, CONFIG, make_clients
+from .flow import CLIENTS, make_clients
 from .handlers import chat, health, messages, models, responses
 from .metrics import METRICS, Metrics, metrics_handler
 from .middlewares import (
-    API_KEYS,
-    PUBLIC_METRICS,
     URL_ROUTE,
     add_request_id,
     auth,
@@ -19,25 +17,25 @@ from .middlewares import (
     request_context,
 )
 from .response_store import ResponseStore
-from .upstream import upstream_sessions
+from .runtime import STATE, runtime_context
 
 __all__ = ["create_app", "CONFIG"]
 
 log = structlog.get_logger("dragoman")
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, *, ready_at_startup: bool = True) -> web.Application:
+    """The app for ``config``. ``ready_at_startup``: /ready says ready once the app has started;
+    the daemon (proxy/server.py) passes False and says so itself once it is listening."""
     app = web.Application(
         middlewares=[request_context, dialect_errors, auth],
         client_max_size=config.server.max_body_bytes,
     )
-    app[CONFIG] = config
-    app[API_KEYS] = config.auth.api_keys
-    app[PUBLIC_METRICS] = config.metrics.public
     app[METRICS] = Metrics()
     store = config.responses_store
     app[CLIENTS] = make_clients(ResponseStore(store.max_entries, store.max_bytes, store.ttl))
-    app.cleanup_ctx.append(upstream_sessions(config))
+    app.cleanup_ctx.append(runtime_context(config, ready_at_startup))
+    app.on_shutdown.append(_drain)
     app.on_response_prepare.append(add_request_id)
     app.router.add_routes(health.routes)
     app.router.add_routes(messages.routes)
@@ -49,6 +47,12 @@ def create_app(config: Config) -> web.Application:
     if config.metrics.port is None:  # else served by its own loopback listener (proxy/cli.py)
         app.router.add_get("/metrics", metrics_handler)
     return app
+
+
+async def _drain(app: web.Application) -> None:
+    """aiohttp's shutdown has stopped listening and now lets running requests finish: /ready says
+    so, and streams cut at the end of the wait get the dialect's error event (proxy/streams.py)."""
+    app[STATE].draining = True
 
 
 def describe(config: Config) -> list[dict[str, object]]:

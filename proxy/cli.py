@@ -35,17 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         _print_table(config)
         return 0
-    return _serve(config, args.host, args.port)
+    return _serve(config, config_path, args.host, args.port)
 
 
-def _serve(config: Config, host: str | None, port: int | None) -> int:
+def _serve(config: Config, path: str, host: str | None, port: int | None) -> int:
     server = config.server
     host, port = host or server.host, server.port if port is None else port
     configure_logging(server.log_level, server.log_format)
     if (refusal := open_refusal(config, host)) is not None:
         structlog.get_logger("dragoman").error("dragoman refuses to start open", reason=refusal)
         return 2
-    return run(config, host, port)
+    return run(config, path, host, port)
 
 
 def _print_table(config: Config) -> None:

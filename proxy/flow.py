@@ -37,11 +37,11 @@ from .metrics import METRICS
 from .middlewares import ACCESS
 from .routing import Target, candidates
 from .streams import stream_answer
-from .upstream import UPSTREAMS, Upstream
+from .runtime import RUNTIME
+from .upstream import Upstream
 
-__all__ = ["serve", "send", "Plan", "prepare", "answer", "CONFIG", "CLIENTS", "PROVIDERS", "make_clients"]
+__all__ = ["serve", "send", "Plan", "prepare", "answer", "CLIENTS", "PROVIDERS", "make_clients"]
 
-CONFIG = web.AppKey("config", Config)
 CLIENTS = web.AppKey("clients", dict[str, ClientSide])
 PROVIDERS: dict[str, ProviderSide] = {"anthropic": AnthropicProvider(), "openai": ChatProvider(),
                                       "responses": ResponsesProvider()}
@@ -86,8 +86,8 @@ def prepare(client: ClientSide, raw: bytes, body: dict[str, Any], target: Target
 
 async def serve(request: web.Request, dialect: str) -> web.StreamResponse:
     """Answer one request of ``dialect`` (a POST of /v1/messages, /v1/chat/completions...)."""
-    config = request.app[CONFIG]
-    upstreams: dict[str, Upstream] = request.app[UPSTREAMS]
+    runtime = request[RUNTIME]
+    config, upstreams = runtime.config, runtime.upstreams
     client = request.app[CLIENTS][dialect]
 
     def route(body: dict[str, Any]) -> Sequence[Target]:

@@ -25,7 +25,7 @@ URL_PROVIDER = "url-routing"   # the one label of every URL-routed upstream
 
 
 class Metrics:
-    __slots__ = ("registry", "requests", "duration", "ttfb", "tokens", "failures", "fallbacks")
+    __slots__ = ("registry", "requests", "duration", "ttfb", "tokens", "failures", "fallbacks", "reloads")
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -45,6 +45,8 @@ class Metrics:
                                 ["provider", "phase"], registry=self.registry)
         self.fallbacks = Counter("dragoman_fallbacks_total", "Requests passed on to a route's next provider",
                                  ["provider", "next"], registry=self.registry)
+        self.reloads = Counter("dragoman_config_reloads_total", "Config reloads, by result (ok, refused)",
+                               ["result"], registry=self.registry)
 
     def observe(self, path: str, status: int, provider: str | None, outcome: str | None, seconds: float,
                 ttfb_ms: float | None, input_tokens: int | None, output_tokens: int | None) -> None:

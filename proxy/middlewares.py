@@ -17,17 +17,16 @@ from aiohttp.typedefs import Handler
 
 from .errors import ProxyError, UpstreamFailure, error_response
 from .metrics import METRICS, URL_PROVIDER
+from .runtime import RUNTIME, STATE
 
 __all__ = [
-    "AccessRecord", "ACCESS", "API_KEYS", "PUBLIC_METRICS", "URL_ROUTE", "REQUEST_ID", "DRAGOMAN_KEY",
+    "AccessRecord", "ACCESS", "URL_ROUTE", "REQUEST_ID", "DRAGOMAN_KEY",
     "client_key", "request_context", "dialect_errors", "auth", "dialect_of",
 ]
 
 log = structlog.get_logger("dragoman")
 
 REQUEST_ID = web.RequestKey("request_id", str)
-API_KEYS = web.AppKey("api_keys", tuple)
-PUBLIC_METRICS = web.AppKey("public_metrics", bool)
 _OPEN_PATHS = frozenset({"/", "/health", "/ready"})   # probes send no key
 URL_ROUTE = "url-routed-messages"
 # URL-path routes carry the upstream's key in the usual headers, so dragoman's own key (when auth
@@ -77,6 +76,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     request[REQUEST_ID] = request_id
     record = AccessRecord(started=time.perf_counter())
     request[ACCESS] = record
+    runtime = request.app[STATE].runtime   # the config this request runs on, whatever a reload does
+    request[RUNTIME] = runtime
+    runtime.enter()
     status = 500
     try:
         response = await handler(request)
@@ -89,6 +91,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = 499  # client closed the connection (the handler was cancelled)
         raise
     finally:
+        runtime.leave()
         if request.path not in _QUIET_PATHS:
             seconds = time.perf_counter() - record.started
             resource = request.match_info.route.resource
@@ -159,9 +162,10 @@ def client_key(request: web.Request) -> str:
 
 @web.middleware
 async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    keys: tuple[str, ...] = request.app[API_KEYS]
+    config = request[RUNTIME].config
+    keys = config.auth.api_keys
     path = request.path
-    if not keys or path in _OPEN_PATHS or (path == "/metrics" and request.app[PUBLIC_METRICS]):
+    if not keys or path in _OPEN_PATHS or (path == "/metrics" and config.metrics.public):
         return await handler(request)
     url_route = request.match_info.route.name == URL_ROUTE
     presented = request.headers.get(DRAGOMAN_KEY, "") if url_route else client_key(request)

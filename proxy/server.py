@@ -1,8 +1,11 @@
-"""Running the app as a daemon: listen, say so only once listening, stop cleanly on a signal.
+"""Running the app as a daemon: listen, say so only once listening, reload, drain.
 
 aiohttp's ``run_app`` logs nothing we control and turns a port already in use into a traceback
 after our start-up line; this runner binds first, reports a bind failure as one line and a
-non-zero exit, and only then says the daemon started.
+non-zero exit, and only then says the daemon started (and tells systemd: proxy/notify.py).
+SIGHUP reloads the config in place (proxy/reload.py). SIGTERM drains: the listener closes,
+/ready turns 503, running requests get ``server.shutdown_timeout`` seconds to finish, streams
+still running then end with the dialect's error event, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import gc
 import ipaddress
 import signal
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -18,6 +22,9 @@ from aiohttp import web
 from .app import create_app, describe
 from .config import Config
 from .metrics import METRICS, metrics_handler
+from .notify import Notifier
+from .reload import reload_config
+from .runtime import STATE
 
 __all__ = ["run", "is_loopback", "open_refusal"]
 
@@ -44,13 +51,14 @@ def open_refusal(config: Config, host: str) -> str | None:
             "deliberately")
 
 
-def run(config: Config, host: str, port: int) -> int:
-    """Serve until SIGINT/SIGTERM; the exit code: 0 after a clean stop, 1 when it could not listen."""
-    return asyncio.run(_serve(config, host, port))
+def run(config: Config, path: str | Path, host: str, port: int) -> int:
+    """Serve until SIGINT/SIGTERM (drain, then exit 0); SIGHUP reloads ``path``. The exit code is
+    1 when the daemon could not listen."""
+    return asyncio.run(_serve(config, path, host, port))
 
 
-async def _serve(config: Config, host: str, port: int) -> int:
-    app = create_app(config)
+async def _serve(config: Config, path: str | Path, host: str, port: int) -> int:
+    app = create_app(config, ready_at_startup=False)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True,
                            shutdown_timeout=config.server.shutdown_timeout)
     await runner.setup()
@@ -71,7 +79,47 @@ async def _serve(config: Config, host: str, port: int) -> int:
             await r.cleanup()
         return 1
     _settle_memory()
-    log.info("dragoman started", address=f"http://{host}:{port}", providers=[p.name for p in config.providers],
+    state = app[STATE]
+    state.ready = True
+    notifier = Notifier()
+    address = f"http://{host}:{port}"
+    notifier.ready(f"serving on {address}")
+    notifier.start_watchdog()
+    _announce(config, address)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reloading = asyncio.Lock()   # one reload at a time; a SIGHUP during one waits its turn
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        async with reloading:
+            notifier.reloading()
+            await reload_config(app, path)
+            notifier.ready(f"serving on {address}")
+
+    def on_hup() -> None:
+        task = loop.create_task(reload())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    running = state.runtime.active
+    notifier.stopping(f"draining {running} running request(s)")
+    log.info("dragoman draining: not accepting new connections, letting running requests finish",
+             running=running, shutdown_timeout=config.server.shutdown_timeout)
+    for r in reversed(runners):
+        await r.cleanup()
+    notifier.stop_watchdog()
+    log.info("dragoman stopped")
+    return 0
+
+
+def _announce(config: Config, address: str) -> None:
+    log.info("dragoman started", address=address, providers=[p.name for p in config.providers],
              routes=describe(config), auth="on" if config.auth.api_keys else "off",
              metrics=f"http://127.0.0.1:{config.metrics.port}/metrics" if config.metrics.port is not None else "/metrics")
     if not config.auth.api_keys:
@@ -80,15 +128,6 @@ async def _serve(config: Config, host: str, port: int) -> int:
     for p in config.providers:
         if not p.api_key and p.protocol == "anthropic":
             log.warning("provider has no api_key", provider=p.name)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("dragoman stopping")
-    for r in reversed(runners):
-        await r.cleanup()
-    return 0
 
 
 def _settle_memory() -> None:

@@ -9,6 +9,9 @@ access log and metrics.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import aiohttp
 import structlog
 from aiohttp import web
@@ -19,6 +22,7 @@ from streaming.response import SSEStream
 from .config import ServerConfig
 from .exchange import releasing
 from .middlewares import ACCESS, REQUEST_ID
+from .runtime import STATE
 
 __all__ = ["stream_answer", "KEEPALIVE"]
 
@@ -31,6 +35,8 @@ KEEPALIVE = {
     "openai": b": keepalive\n\n",
     "responses": b": keepalive\n\n",
 }
+_SHUTTING_DOWN = ("dragoman is shutting down (a restart or deploy) and could not wait for this answer to "
+                  "finish; retry the request.")
 
 
 async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, transcoder: Transcoder,
@@ -56,6 +62,11 @@ async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, 
             except ConnectionResetError:  # the client went away: nothing left to tell it
                 record.error = record.stream_error = "client_closed"
                 return client
+            except asyncio.CancelledError:
+                if request.app[STATE].draining:  # the drain's wait is over: end the stream visibly
+                    record.error = record.stream_error = "overloaded_error"
+                    await _last_words(client, transcoder.fail("overloaded_error", _SHUTTING_DOWN))
+                raise
             except Exception:  # a bug must still end the client's stream visibly
                 log.exception("stream failed", request_id=request.get(REQUEST_ID), path=request.path)
                 await client.write(transcoder.fail("api_error", "Internal error in dragoman while streaming."))
@@ -71,3 +82,10 @@ async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, 
         except ConnectionResetError:
             pass  # a client that hangs up after the last event (Codex does) had the whole answer
     return client
+
+
+async def _last_words(client: SSEStream, frame: bytes) -> None:
+    """Write ``frame`` while the handler is being cancelled: briefly, and never raising."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(1.0):
+            await client.write(frame)

@@ -10,19 +10,18 @@ failure says which phase failed and why (refused, DNS, TLS...).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
-from aiohttp import web
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from .config import Config, Provider, ServerConfig
+from .config import Provider, ServerConfig
 from .errors import ProxyError, UpstreamFailure
 from .google_auth import GoogleToken
-from .url_routing import AddressRefused, GuardedResolver
+from .url_routing import AddressRefused
 
-__all__ = ["Upstream", "UPSTREAMS", "URL_SESSION", "upstream_sessions", "make_session"]
+__all__ = ["Upstream", "make_session"]
 
 # Small read buffer: aiohttp pauses the upstream socket at twice this much unread data, which is
 # what bounds memory per stream when the client reads slower than the provider writes.
@@ -186,10 +185,6 @@ def _reason(exc: aiohttp.ClientConnectorError | aiohttp.ClientSSLError) -> str:
     return str(getattr(os_error, "strerror", None) or os_error or exc)
 
 
-UPSTREAMS = web.AppKey("upstreams", dict[str, Upstream])
-URL_SESSION = web.AppKey("url_session", aiohttp.ClientSession)   # URL-path routing's upstreams
-
-
 def make_session(provider: Provider, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(
         total=provider.timeout.total,  # None by default: a stream has no total time cap
@@ -200,24 +195,3 @@ def make_session(provider: Provider, resolver: AbstractResolver | None = None) -
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, resolver=resolver)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, read_bufsize=READ_BUFSIZE,
                                  raise_for_status=False, trust_env=False, auto_decompress=True)
-
-
-def upstream_sessions(config: Config):  # type: ignore[no-untyped-def]
-    """cleanup_ctx factory: sessions exist exactly while the app runs."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        upstreams = {p.name: Upstream(p, make_session(p), config.server) for p in config.providers}
-        app[UPSTREAMS] = upstreams
-        sessions = [u.session for u in upstreams.values()]
-        routing = config.url_routing
-        if routing.enabled:
-            # every address a client-named host resolves to passes the SSRF guard
-            template = Provider(name="url", protocol="openai", base_url="http://url", timeout=routing.timeout)
-            app[URL_SESSION] = make_session(template, GuardedResolver(routing.allow_private))
-            sessions.append(app[URL_SESSION])
-        try:
-            yield
-        finally:
-            await asyncio.gather(*(session.close() for session in sessions))
-
-    return ctx

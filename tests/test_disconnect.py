@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy.app import create_app
-from proxy.upstream import UPSTREAMS
+from proxy.runtime import STATE
 from tests.conftest import MockProvider, Reply, leave_mid_stream, make_config
 
 BODY = {"model": "claude-sonnet-4-6", "max_tokens": 100, "stream": True,
@@ -60,7 +60,7 @@ async def test_disconnect_cancels_upstream(provider: MockProvider, start_server,
     assert received.startswith(b"event: message_start\n")
     await asyncio.wait_for(provider.cancelled.wait(), 1.0)
     assert len(provider.requests) == 1
-    connector = server.app[UPSTREAMS]["mock"].session.connector
+    connector = server.app[STATE].runtime.upstreams["mock"].session.connector
     assert connector is not None
     await _until(lambda: len(connector._acquired) == 0)
 
@@ -91,7 +91,7 @@ async def test_disconnect_non_streaming_cancels_upstream(provider: MockProvider,
             async with asyncio.timeout(0.3):   # the client gives up while the body is still coming
                 await session.post(url + "/v1/messages", json={**BODY, "stream": False})
     await asyncio.wait_for(provider.cancelled.wait(), 1.0)
-    connector = server.app[UPSTREAMS]["mock"].session.connector
+    connector = server.app[STATE].runtime.upstreams["mock"].session.connector
     assert connector is not None
     await _until(lambda: len(connector._acquired) == 0)
 
@@ -130,7 +130,7 @@ async def test_no_leaks_after_disconnects_and_failures(provider: MockProvider, s
         "name": "mock", "protocol": "openai", "base_url": provider.url, "api_key": "sk-upstream-secret-0123456789",
         "timeout": {"connect": 5, "read": 0.5}}])
     url = str(server.make_url("")).rstrip("/")
-    connector = server.app[UPSTREAMS]["mock"].session.connector
+    connector = server.app[STATE].runtime.upstreams["mock"].session.connector
     assert isinstance(connector, aiohttp.TCPConnector)
     mock_server = provider.server.runner.server  # type: ignore[union-attr]
     baseline = len(asyncio.all_tasks())

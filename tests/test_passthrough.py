@@ -26,7 +26,7 @@ from proxy.app import create_app
 from proxy.config import parse_config
 from proxy.passthrough import anthropic_headers, anthropic_request
 from proxy.routing import resolve
-from proxy.upstream import UPSTREAMS
+from proxy.runtime import STATE
 from streaming.passthrough import PassthroughCheck
 from tests.conftest import MockProvider, Reply, leave_mid_stream, load_fixture, make_config
 
@@ -339,7 +339,7 @@ async def test_disconnect_mid_stream_cancels_the_upstream(provider: MockProvider
             b"content_block_delta")
     assert received.startswith(b"event: message_start\n")
     await asyncio.wait_for(provider.cancelled.wait(), 1.0)
-    connector = server.app[UPSTREAMS]["claude"].session.connector
+    connector = server.app[STATE].runtime.upstreams["claude"].session.connector
     assert connector is not None
     async with asyncio.timeout(3):
         while connector._acquired:

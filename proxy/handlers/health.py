@@ -1,10 +1,13 @@
-"""Liveness: GET /health, and the HEAD / probe Claude Code sends at start-up."""
+"""Probes, open without a key: GET /health (the process is alive), GET /ready (send it traffic),
+and the HEAD / probe Claude Code sends at start-up."""
 
 from __future__ import annotations
 
 import time
 
 from aiohttp import web
+
+from ..runtime import STATE
 
 __all__ = ["routes"]
 
@@ -15,6 +18,18 @@ _STARTED = time.monotonic()
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - _STARTED, 1)})
+
+
+@routes.get("/ready")
+async def ready(request: web.Request) -> web.Response:
+    """200 while this process takes traffic; 503 while it starts and from the moment a drain
+    begins (a load balancer stops sending new requests while running ones finish)."""
+    state = request.app[STATE]
+    if state.draining:
+        return web.json_response({"status": "draining"}, status=503)
+    if not state.ready:
+        return web.json_response({"status": "starting"}, status=503)
+    return web.json_response({"status": "ready"})
 
 
 @routes.route("HEAD", "/")

@@ -11,11 +11,12 @@ from ..conditions import Facts, anthropic_facts
 from ..config import Config, Provider, Route
 from ..errors import ProxyError
 from ..exchange import read_body
-from ..flow import CLIENTS, CONFIG, answer, send, serve
+from ..flow import CLIENTS, answer, send, serve
 from ..middlewares import ACCESS, client_key
 from ..passthrough import anthropic_headers, anthropic_request, respond
 from ..routing import Target, resolve
-from ..upstream import UPSTREAMS, URL_SESSION, Upstream
+from ..runtime import RUNTIME
+from ..upstream import Upstream
 from ..url_routing import check_target, parse_url_route
 from ..validation import parse_count_tokens_request
 
@@ -32,7 +33,8 @@ async def create_message(request: web.Request) -> web.StreamResponse:
 async def url_routed_message(request: web.Request) -> web.StreamResponse:
     """POST /{scheme}/{host}/{base path}/{model}/v1/messages (proxy/url_routing.py): the upstream
     named in the path, the client's key as its Bearer key. Registered only when enabled."""
-    config = request.app[CONFIG]
+    runtime = request[RUNTIME]
+    config = runtime.config
     routing = config.url_routing
     named = parse_url_route(request.raw_path.split("?", 1)[0])
     check_target(named, routing.allow_hosts, routing.allow_private)
@@ -42,7 +44,8 @@ async def url_routed_message(request: web.Request) -> web.StreamResponse:
                               "as x-api-key or Authorization: Bearer.")
     provider = Provider(name=f"url:{named.host}", protocol="openai", base_url=str(named.base_url), api_key=key,
                         timeout=routing.timeout)
-    upstreams = {provider.name: Upstream(provider, request.app[URL_SESSION], config.server)}
+    assert runtime.url_session is not None  # the route exists only when URL-path routing is on
+    upstreams = {provider.name: Upstream(provider, runtime.url_session, config.server)}
 
     def route(body: dict[str, Any]) -> list[Target]:
         return [Target(Route(match=named.model, provider=provider.name), provider, named.model, body["model"])]
@@ -55,7 +58,8 @@ async def url_routed_message(request: web.Request) -> web.StreamResponse:
 async def count_message_tokens(request: web.Request) -> web.StreamResponse:
     """Asked of the provider when the route goes to an Anthropic one (an exact count), else
     answered locally: Claude Code calls this dozens of times at start-up."""
-    config = request.app[CONFIG]
+    runtime = request[RUNTIME]
+    config = runtime.config
     record = request[ACCESS]
     raw = await read_body(request, config.server)
     body = parse_count_tokens_request(raw)
@@ -64,7 +68,7 @@ async def count_message_tokens(request: web.Request) -> web.StreamResponse:
     target = _anthropic_target(config, body["model"], facts)
     if target is not None:
         record.provider, record.upstream_model = target.provider.name, target.upstream_model
-        upstream = request.app[UPSTREAMS][target.provider.name]
+        upstream = runtime.upstreams[target.provider.name]
         response = await upstream.post(upstream.count_tokens_url, anthropic_request(raw, body, target),
                                        anthropic_headers(request.headers, target.provider))
         if response.status not in (404, 405):

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Config
-from ..flow import CONFIG
+from ..runtime import RUNTIME
 from ..routing import Dialect, resolve
 
 __all__ = ["routes"]
@@ -47,7 +47,7 @@ def _client(request: web.Request) -> Dialect:
 @routes.get("/v1/models")
 async def list_models(request: web.Request) -> web.Response:
     client = _client(request)
-    data = [_model(m, p, client) for m, p in _listed_models(request.app[CONFIG], client).items()]
+    data = [_model(m, p, client) for m, p in _listed_models(request[RUNTIME].config, client).items()]
     if client == "anthropic":
         return web.json_response({"data": data, "has_more": False,
                                   "first_id": data[0]["id"] if data else None,
@@ -59,7 +59,7 @@ async def list_models(request: web.Request) -> web.Response:
 async def get_model(request: web.Request) -> web.Response:
     """A listed model, or any id a route would serve (routes are globs, so the list is partial)."""
     model_id = request.match_info["model"]
-    config = request.app[CONFIG]
+    config = request[RUNTIME].config
     client = _client(request)
     owner = _listed_models(config, client).get(model_id)
     if owner is None:
