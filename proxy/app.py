@@ -50,9 +50,12 @@ def create_app(config: Config, *, ready_at_startup: bool = True) -> web.Applicat
 
 
 async def _drain(app: web.Application) -> None:
-    """aiohttp's shutdown has stopped listening and now lets running requests finish: /ready says
-    so, and streams cut at the end of the wait get the dialect's error event (proxy/streams.py)."""
-    app[STATE].draining = True
+    """aiohttp's shutdown has closed the listener (connections stay open): running requests get
+    ``server.shutdown_timeout`` seconds to finish; the rest are ended in their dialect, streams
+    with its error event (proxy/streams.py), whole answers with a 503 (proxy/middlewares.py)."""
+    ended = await app[STATE].drain(app[STATE].runtime.config.server.shutdown_timeout)
+    if ended:
+        log.warning("drain deadline passed: requests still running were ended", ended=ended)
 
 
 def describe(config: Config) -> list[dict[str, object]]:

@@ -54,7 +54,10 @@ class ServerConfig(_Model):
     max_event_bytes: int = Field(8 * 1024 * 1024, gt=0)      # one upstream SSE event
     ping_interval: float = Field(10.0, gt=0)              # keepalive while the upstream is silent
     send_timeout: float = Field(120.0, gt=0)              # a client that reads nothing this long is cut
-    shutdown_timeout: float = Field(30.0, ge=0)
+    shutdown_timeout: float = Field(30.0, ge=0)        # a drain's wait for running requests
+    # After SIGTERM, keep listening this long with /ready saying 503, so load balancers stop
+    # sending new requests before the listener closes (0: close at once).
+    drain_delay: float = Field(0.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

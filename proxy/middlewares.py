@@ -6,6 +6,7 @@ log sees the final status and auth failures are rendered by the error middleware
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 import uuid
@@ -76,9 +77,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     request[REQUEST_ID] = request_id
     record = AccessRecord(started=time.perf_counter())
     request[ACCESS] = record
-    runtime = request.app[STATE].runtime   # the config this request runs on, whatever a reload does
+    state = request.app[STATE]
+    runtime = state.runtime   # the config this request runs on, whatever a reload does
     request[RUNTIME] = runtime
     runtime.enter()
+    task = asyncio.current_task()
+    assert task is not None
+    state.started(task)
     status = 500
     try:
         response = await handler(request)
@@ -92,6 +97,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         raise
     finally:
         runtime.leave()
+        state.ended(task)
         if request.path not in _QUIET_PATHS:
             seconds = time.perf_counter() - record.started
             resource = request.match_info.route.resource
@@ -133,6 +139,17 @@ async def dialect_errors(request: web.Request, handler: Handler) -> web.StreamRe
         error = _http_exception(exc)
         request[ACCESS].error = error.error_type
         return error_response(error, dialect_of(request))
+    except asyncio.CancelledError:
+        if not request.app[STATE].draining:
+            raise  # the client went away
+        # the drain's deadline: an answer that never came is a 503 the client can retry
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        request[ACCESS].error = "overloaded_error"
+        return error_response(ProxyError(503, "dragoman is shutting down (a restart or deploy) and could not wait "
+                                              "for this answer; retry the request.", headers={"Retry-After": "1"}),
+                              dialect_of(request))
     except Exception:
         log.exception("unhandled error", request_id=request.get(REQUEST_ID), path=request.path)
         request[ACCESS].error = "api_error"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import structlog
@@ -62,15 +63,43 @@ class Runtime:
 
 
 class State:
-    """The app's current runtime and lifecycle flags."""
+    """The app's current runtime, its running requests and lifecycle flags."""
 
-    __slots__ = ("runtime", "draining", "ready", "_closing")
+    __slots__ = ("runtime", "draining", "ready", "requests", "_idle", "_closing")
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.draining = False   # SIGTERM came: /ready says 503 while running requests finish
         self.ready = False      # listening (set by the server once bound)
+        self.requests: set[asyncio.Task[Any]] = set()   # the handler tasks of running requests
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._closing: set[asyncio.Task[None]] = set()
+
+    def started(self, task: asyncio.Task[Any]) -> None:
+        self.requests.add(task)
+        self._idle.clear()
+
+    def ended(self, task: asyncio.Task[Any]) -> None:
+        self.requests.discard(task)
+        if not self.requests:
+            self._idle.set()
+
+    async def drain(self, timeout: float) -> int:
+        """Let running requests finish for up to ``timeout`` seconds, then end the rest (each ends
+        its answer in its dialect when cancelled during a drain); how many had to be ended."""
+        self.draining = True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+            return 0
+        except TimeoutError:
+            pass
+        remaining = list(self.requests)
+        for task in remaining:
+            task.cancel()
+        await asyncio.wait(remaining, timeout=2.0)
+        return len(remaining)
 
     def swap(self, runtime: Runtime) -> Runtime:
         """Make ``runtime`` current; the old one closes the sessions the new one does not share

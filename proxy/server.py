@@ -59,8 +59,9 @@ def run(config: Config, path: str | Path, host: str, port: int) -> int:
 
 async def _serve(config: Config, path: str | Path, host: str, port: int) -> int:
     app = create_app(config, ready_at_startup=False)
+    # shutdown_timeout: aiohttp's own wait, after dragoman's drain (proxy/app.py) ended everything
     runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True,
-                           shutdown_timeout=config.server.shutdown_timeout)
+                           shutdown_timeout=3.0)
     await runner.setup()
     runners = [runner]
     try:
@@ -80,13 +81,8 @@ async def _serve(config: Config, path: str | Path, host: str, port: int) -> int:
         return 1
     _settle_memory()
     state = app[STATE]
-    state.ready = True
     notifier = Notifier()
     address = f"http://{host}:{port}"
-    notifier.ready(f"serving on {address}")
-    notifier.start_watchdog()
-    _announce(config, address)
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloading = asyncio.Lock()   # one reload at a time; a SIGHUP during one waits its turn
@@ -103,14 +99,22 @@ async def _serve(config: Config, path: str | Path, host: str, port: int) -> int:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    # signal handlers first: systemd (or an operator) may reload or stop the moment it hears READY
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    state.ready = True
+    notifier.ready(f"serving on {address}")
+    notifier.start_watchdog()
+    _announce(config, address)
     await stop.wait()
+    state.draining = True   # /ready answers 503 from now on
     running = state.runtime.active
     notifier.stopping(f"draining {running} running request(s)")
-    log.info("dragoman draining: not accepting new connections, letting running requests finish",
-             running=running, shutdown_timeout=config.server.shutdown_timeout)
+    log.info("dragoman draining: /ready says 503, running requests may finish", running=running,
+             drain_delay=config.server.drain_delay, shutdown_timeout=config.server.shutdown_timeout)
+    if config.server.drain_delay:
+        await asyncio.sleep(config.server.drain_delay)   # still listening: load balancers see the 503
     for r in reversed(runners):
         await r.cleanup()
     notifier.stop_watchdog()

@@ -63,10 +63,14 @@ async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, 
                 record.error = record.stream_error = "client_closed"
                 return client
             except asyncio.CancelledError:
-                if request.app[STATE].draining:  # the drain's wait is over: end the stream visibly
-                    record.error = record.stream_error = "overloaded_error"
-                    await _last_words(client, transcoder.fail("overloaded_error", _SHUTTING_DOWN))
-                raise
+                if not request.app[STATE].draining:
+                    raise  # the client went away
+                # the drain's deadline (proxy/runtime.py): end the stream visibly, and well-formed
+                if (task := asyncio.current_task()) is not None:
+                    task.uncancel()
+                record.error = record.stream_error = "overloaded_error"
+                await _last_words(client, transcoder.fail("overloaded_error", _SHUTTING_DOWN))
+                return client
             except Exception:  # a bug must still end the client's stream visibly
                 log.exception("stream failed", request_id=request.get(REQUEST_ID), path=request.path)
                 await client.write(transcoder.fail("api_error", "Internal error in dragoman while streaming."))
@@ -85,7 +89,9 @@ async def stream_answer(request: web.Request, upstream: aiohttp.ClientResponse, 
 
 
 async def _last_words(client: SSEStream, frame: bytes) -> None:
-    """Write ``frame`` while the handler is being cancelled: briefly, and never raising."""
+    """Write ``frame`` and end the body while the handler is being cancelled: briefly, and never
+    raising (the client gets a stream that ends well-formed, with an error it can act on)."""
     with contextlib.suppress(Exception):
         async with asyncio.timeout(1.0):
             await client.write(frame)
+            await client.write_eof()
