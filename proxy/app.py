@@ -72,7 +72,7 @@ def describe(config: Config) -> list[dict[str, object]]:
 def _provider_columns(config: Config, route: Route, ref: ProviderRef) -> dict[str, object]:
     provider = config.provider(ref.provider)
     return {"provider": provider.name, "protocol": provider.protocol, "base_url": provider.base_url,
-            "model": ref.model or route.model or "(as requested)", "api_key": _mask(provider.api_key)}
+            "model": ref.model or route.model or "(as requested)", "api_key": ", ".join(map(_mask, provider.api_keys)) or _mask(None)}
 
 
 def _conditions(route: Route) -> str:

@@ -30,7 +30,7 @@ from .url_routing import validate_host_pattern
 __all__ = ["Config", "Provider", "ProviderRef", "Route", "ConfigError", "load_config", "parse_config"]
 
 # Values that may legitimately expand to nothing: an unset key means "no auth" or "no key".
-_MAY_BE_EMPTY = (re.compile(r"^auth\.api_keys\[\d+\]$"), re.compile(r"^providers\[\d+\]\.api_key$"))
+_MAY_BE_EMPTY = (re.compile(r"^auth\.api_keys\[\d+\]$"), re.compile(r"^providers\[\d+\]\.api_key(\[\d+\])?$"))
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -125,14 +125,24 @@ class UrlRoutingConfig(_Model):
         return self
 
 
+class CircuitBreaker(_Model):
+    """A provider that failed this many times in a row (no connection, timeouts, 5xx) is skipped
+    for ``cooldown`` seconds, then one request tests it. ``failures: 0`` turns it off."""
+
+    failures: int = Field(5, ge=0)
+    cooldown: float = Field(30.0, gt=0)
+
+
 class Provider(_Model):
     name: str = Field(min_length=1)
     # openai: POST {base_url}/chat/completions; anthropic: POST {base_url}/v1/messages;
     # responses: POST {base_url}/responses (the OpenAI Responses API)
     protocol: Literal["openai", "anthropic", "responses"]
     base_url: str
-    api_key: str | None = None
+    # one key, or a pool of keys requests are spread over (a conversation stays on one key)
+    api_key: str | tuple[str, ...] | None = None
     timeout: Timeout = Timeout()
+    circuit_breaker: CircuitBreaker = CircuitBreaker()
     headers: dict[str, str] = {}
     models: tuple[str, ...] = ()           # extra ids listed by GET /v1/models
     max_connections: int = Field(0, ge=0)  # 0: unlimited concurrent upstream requests
@@ -155,8 +165,16 @@ class Provider(_Model):
 
     @field_validator("api_key", mode="after")
     @classmethod
-    def _empty_key(cls, key: str | None) -> str | None:
+    def _empty_key(cls, key: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        if isinstance(key, tuple):  # a pool: keys that expanded to nothing are left out
+            kept = tuple(k for k in key if k)
+            return kept[0] if len(kept) == 1 else kept or None
         return key or None
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """Every key of the provider (one, a pool, or none)."""
+        return self.api_key if isinstance(self.api_key, tuple) else (self.api_key,) if self.api_key else ()
 
     @model_validator(mode="after")
     def _flavor_fits(self) -> Provider:

@@ -100,13 +100,13 @@ def error_response(error: ProxyError, dialect: str) -> web.Response:
 
 
 def upstream_error(provider: str, status: int, body: bytes, retry_after: str | None = None,
-                   secret: str | None = None) -> UpstreamFailure:
+                   secrets: tuple[str, ...] = ()) -> UpstreamFailure:
     """A non-2xx upstream answer -> the error the client gets, with the upstream's own message.
 
-    ``secret`` is the provider's API key, masked wherever the upstream echoed it.
+    ``secrets`` are the provider's API keys, masked wherever the upstream echoed one.
     """
     message = _upstream_message(body) or f"HTTP {status}"
-    message = redact(f"Upstream provider '{provider}' returned {status}: {message}", secret)
+    message = redact(f"Upstream provider '{provider}' returned {status}: {message}", *secrets)
     headers = {"retry-after": retry_after} if retry_after and status in (429, 503, 529) else None
     if status in (400, 413, 422):
         mapped = 400 if status == 422 else status
@@ -121,7 +121,7 @@ def upstream_error(provider: str, status: int, body: bytes, retry_after: str | N
     else:
         mapped = 502
     return UpstreamFailure(mapped, message, phase="status", provider=provider, headers=headers,
-                           detail=redact(f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}", secret))
+                           detail=redact(f"HTTP {status}: {body[:300].decode('utf-8', 'replace')}", *secrets))
 
 
 def _upstream_message(body: bytes) -> str:

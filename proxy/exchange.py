@@ -90,7 +90,7 @@ async def answer_error(upstream: Upstream, response: aiohttp.ClientResponse) -> 
     provider = upstream.provider
     body = await _read(response, provider.name, _ERROR_BODY_LIMIT, truncate=True)
     return upstream_error(provider.name, response.status, body, response.headers.get("retry-after"),
-                          secret=provider.api_key)
+                          secrets=provider.api_keys)
 
 
 async def read_all(response: aiohttp.ClientResponse, upstream: Upstream) -> bytes:

@@ -143,8 +143,8 @@ async def answer(request: web.Request, config: Config, plan: Plan, response: aio
     server = config.server
     transcoder: Translation | Replay
     if "text/event-stream" in response.headers.get("Content-Type", ""):
-        secret = target.provider.api_key
-        transcoder = Translation(provider.decoder(plan.tool_names), encoder, lambda text: redact(text, secret),
+        secrets = target.provider.api_keys
+        transcoder = Translation(provider.decoder(plan.tool_names), encoder, lambda text: redact(text, *secrets),
                                  server.max_event_bytes, server.max_json_elements)
     else:
         transcoder = Replay(to_message, encoder, server.max_response_bytes, server.max_json_elements)

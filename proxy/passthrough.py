@@ -121,7 +121,7 @@ async def respond(request: web.Request, response: aiohttp.ClientResponse, dialec
         body = await read_all(response, upstream)
     record.first_byte()
     if response.status >= 300:  # the client gets the upstream's own error body
-        error = upstream_error(provider.name, response.status, body, secret=provider.api_key)
+        error = upstream_error(provider.name, response.status, body, secrets=provider.api_keys)
         record.error, record.upstream_cause = error.error_type, error.detail
         if not retryable(response.status) and "X-Should-Retry" not in headers:
             headers["x-should-retry"] = "false"

@@ -130,7 +130,7 @@ def _announce(config: Config, address: str) -> None:
         log.warning("auth is off: any client that reaches the port can use the providers' keys",
                     open=config.auth.open)
     for p in config.providers:
-        if not p.api_key and p.protocol == "anthropic":
+        if not p.api_keys and p.protocol == "anthropic":
             log.warning("provider has no api_key", provider=p.name)
 
 
