@@ -163,7 +163,10 @@ class Catalog:
         if not settings.enabled:
             self._answers, self._listings = {}, {}
             return
-        asked = [upstream for upstream in runtime.upstreams.values() if reason_not_asked(upstream.provider) is None]
+        # only providers a route sends to: another's ids could never be listed
+        routed = {ref.provider for route in runtime.config.routes for ref in route.chain}
+        asked = [upstream for name, upstream in runtime.upstreams.items()
+                 if name in routed and reason_not_asked(upstream.provider) is None]
         try:
             answers = await asyncio.gather(*(ask(upstream, settings.timeout) for upstream in asked))
         except Exception:   # ask() logs and swallows what providers do: this is a bug of ours

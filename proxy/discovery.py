@@ -76,8 +76,9 @@ async def ask(upstream: Upstream, timeout: float) -> tuple[ReportedModel, ...] |
     """The models ``upstream``'s provider reports, () when it has no list, None when asking failed
     (logged as one warning)."""
     name = upstream.provider.name
+    deadline = asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):
+        async with deadline:
             if upstream.provider.protocol == "anthropic":
                 return await _anthropic(upstream)
             return await _openai(upstream)
@@ -85,11 +86,12 @@ async def ask(upstream: Upstream, timeout: float) -> tuple[ReportedModel, ...] |
         log.info("provider has no model list; only its configured models are listed", provider=name,
                  status=exc.status)
         return ()
-    except TimeoutError:
-        cause = f"no model list within {timeout:g} s (discovery.timeout)"
+    except TimeoutError as exc:   # ours, or one of the provider's own phases (timeout.connect...)
+        cause = (f"no model list within {timeout:g} s (discovery.timeout)" if deadline.expired()
+                 else f"{type(exc).__name__}: {exc or 'timed out'}")
     except _Failure as exc:
         cause = str(exc)
-    except aiohttp.ClientError as exc:   # no connection, DNS, TLS, a connection cut
+    except (aiohttp.ClientError, OSError, ValueError) as exc:   # no connection, DNS, TLS, a cut, a bad URL
         cause = f"{type(exc).__name__}: {exc}"
     except ProxyError as exc:            # no Google credentials for a token
         cause = exc.message
