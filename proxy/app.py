@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from aiohttp import web
 
+from .catalog import CATALOG, Catalog
 from .config import Config, ProviderRef, Route
 from .flow import CLIENTS, make_clients
 from .handlers import chat, health, messages, models, responses
@@ -16,8 +19,9 @@ from .middlewares import (
     dialect_errors,
     request_context,
 )
+from .reload import RELOAD_HOOKS
 from .response_store import ResponseStore
-from .runtime import STATE, runtime_context
+from .runtime import STATE, Runtime, runtime_context
 
 __all__ = ["create_app", "describe"]
 
@@ -35,6 +39,12 @@ def create_app(config: Config, *, ready_at_startup: bool = True) -> web.Applicat
     store = config.responses_store
     app[CLIENTS] = make_clients(ResponseStore(store.max_entries, store.max_bytes, store.ttl))
     app.cleanup_ctx.append(runtime_context(config, ready_at_startup))
+    # the providers' model lists, asked for at start-up (after the runtime exists) and on reload
+    catalog = Catalog()
+    app[CATALOG] = catalog
+    app.cleanup_ctx.append(catalog.context)
+    hooks: list[Callable[[Runtime], Awaitable[None]]] = [catalog.refresh]
+    app[RELOAD_HOOKS] = hooks
     app.on_shutdown.append(_drain)
     app.on_response_prepare.append(add_request_id)
     app.router.add_routes(health.routes)

@@ -100,6 +100,14 @@ class MetricsConfig(_Model):
     port: int | None = Field(None, ge=0, le=65535)  # its own listener on 127.0.0.1, no key needed
 
 
+class DiscoveryConfig(_Model):
+    """Asking providers which models they have, for GET /v1/models (proxy/discovery.py): at
+    start-up and on each reload."""
+
+    enabled: bool = True
+    timeout: float = Field(5.0, gt=0)      # seconds per provider, all its pages included
+
+
 class UrlRoutingConfig(_Model):
     """URL-path routing (proxy/url_routing.py): off unless enabled, and then only to these hosts."""
 
@@ -258,6 +266,7 @@ class Config(_Model):
     metrics: MetricsConfig = MetricsConfig()
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     url_routing: UrlRoutingConfig = UrlRoutingConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
     providers: tuple[Provider, ...] = Field(min_length=1)
     routes: tuple[Route, ...] = Field(min_length=1)
 

@@ -123,6 +123,15 @@ class Upstream:
                                 f"redirect {response.status} to {target or '(no location)'}")
         return response
 
+    async def get(self, url: URL) -> aiohttp.ClientResponse:
+        """A GET with the provider's headers (its key), for model discovery: no redirect followed,
+        aiohttp's own errors raised as they are. The caller bounds the time and releases the
+        response. It takes no ``max_connections`` slot: one short request at start-up or reload."""
+        headers = self._headers
+        if self._google is not None:
+            headers = {**headers, "Authorization": f"Bearer {await self._google.token()}"}
+        return await self.session.get(url, headers=headers, allow_redirects=False)
+
     async def _send(self, url: URL, body: bytes, headers: Mapping[str, str],
                     headers_timeout: float | None) -> aiohttp.ClientResponse:
         deadline = asyncio.timeout(headers_timeout)

@@ -175,9 +175,12 @@ async def leave_mid_stream(session: Any, url: str, body: dict[str, Any], marker:
 def make_config(provider_url: str, provider_root: str = "http://127.0.0.1:9", **overrides: Any) -> Config:
     """Routes: claude-* and oa-* names from Anthropic clients go to the OpenAI-compatible mock
     ("mock"); gpt-* names from OpenAI clients go to the same server speaking Anthropic ("claude").
-    Each route is restricted to the client dialect it translates (no pass-through here)."""
+    Each route is restricted to the client dialect it translates (no pass-through here).
+    Model discovery is off unless asked for (``discovery={"enabled": True}``): tests that count
+    upstream connections or tasks expect none but their own."""
     raw: dict[str, Any] = {
         "server": {"ping_interval": 10},
+        "discovery": {"enabled": False},
         "providers": [
             {"name": "mock", "protocol": "openai", "base_url": provider_url,
              "api_key": "sk-upstream-secret-0123456789", "timeout": {"connect": 5, "read": 30}},

@@ -777,10 +777,12 @@ async def test_client_key_never_forwarded(provider: MockProvider, start_dragoman
 # --- models ------------------------------------------------------------------------------------------
 
 async def test_models_list_and_retrieve(provider: MockProvider, dragoman: str) -> None:
+    # claude's models: [claude-opus-4-1] is not listed: no route serves that name to OpenAI
+    # clients (claude-* is for Anthropic clients); tests/test_models.py has the listing rules
     async with sdk(dragoman) as client:
         page = await client.models.list()
         models = [(m.id, m.object, m.owned_by) for m in page.data]
-        assert models == [("gpt-4o", "model", "claude"), ("claude-opus-4-1", "model", "claude")]
+        assert models == [("gpt-4o", "model", "claude")]
         model = await client.models.retrieve("gpt-4o")
         assert (model.id, model.object, model.owned_by) == ("gpt-4o", "model", "claude")
         routed = await client.models.retrieve("gpt-4.1-mini")        # not listed, but gpt-* serves it
@@ -794,9 +796,8 @@ async def test_models_list_and_retrieve(provider: MockProvider, dragoman: str) -
 
 
 async def test_models_list_anthropic_sdk(provider: MockProvider, start_dragoman) -> None:  # type: ignore[no-untyped-def]
-    # the same path in Anthropic's shape, listing what Anthropic clients can reach: routes for
-    # them and the models of the providers those reach (the default test config has no such
-    # route without a wildcard)
+    # the same path in Anthropic's shape, listing what Anthropic clients can ask for: the route
+    # names without wildcards that a route serves to them (the default test config has none)
     url = await start_dragoman(routes=[
         {"match": "claude-sonnet-4-6", "provider": "mock", "model": "big-model", "client": "anthropic"},
         {"match": "gpt-4o", "provider": "claude", "model": "claude-sonnet-4-5", "client": "openai"},
@@ -813,7 +814,7 @@ async def test_models_list_anthropic_sdk(provider: MockProvider, start_dragoman)
     assert caught.value.body["type"] == "error"
     assert caught.value.body["error"]["type"] == "not_found_error"
     async with sdk(url) as openai_client:
-        assert [m.id for m in (await openai_client.models.list()).data] == ["gpt-4o", "claude-opus-4-1"]
+        assert [m.id for m in (await openai_client.models.list()).data] == ["gpt-4o"]
 
 
 # --- errors: bad input, auth, routing ----------------------------------------------------------------
