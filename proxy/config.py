@@ -54,6 +54,9 @@ class ServerConfig(_Model):
     max_event_bytes: int = Field(8 * 1024 * 1024, gt=0)      # one upstream SSE event
     ping_interval: float = Field(10.0, gt=0)              # keepalive while the upstream is silent
     send_timeout: float = Field(120.0, gt=0)              # a client that reads nothing this long is cut
+    # Requests in flight at once (per process); above it an immediate "overloaded" answer with
+    # Retry-After, never a queue that grows without bound. 0: no limit.
+    max_concurrent_requests: int = Field(4096, ge=0)
     shutdown_timeout: float = Field(30.0, ge=0)        # a drain's wait for running requests
     # After SIGTERM, keep listening this long with /ready saying 503, so load balancers stop
     # sending new requests before the listener closes (0: close at once).

@@ -96,7 +96,7 @@ async def ask(upstream: Upstream, timeout: float) -> tuple[ReportedModel, ...] |
     except ProxyError as exc:            # no Google credentials for a token
         cause = exc.message
     log.warning("model discovery failed; provider skipped", provider=name,
-                cause=redact(cause, upstream.provider.api_key))
+                cause=redact(cause, *upstream.provider.api_keys))
     return None
 
 

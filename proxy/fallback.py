@@ -20,11 +20,9 @@ and all of a request's waits at most ``WAIT_BUDGET``: the client (Claude Code re
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import aiohttp
@@ -32,9 +30,10 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from .errors import UpstreamFailure
-from .metrics import METRICS
+from .errors import ProxyError, UpstreamFailure
+from .metrics import METRICS, Metrics
 from .middlewares import ACCESS, REQUEST_ID
+from .retry_after import retry_after
 from .routing import Target
 from .upstream import Upstream
 
@@ -56,6 +55,7 @@ class Outbound:
     body: bytes
     headers: Mapping[str, str] | None = None
     stream: bool = False   # the answer will be a stream: its headers come at once (timeout.headers)
+    affinity: str | None = None   # what keeps a conversation on one key of a pool
 
 
 async def first_answer(request: web.Request, targets: Sequence[Target], upstreams: Mapping[str, Upstream],
@@ -65,29 +65,39 @@ async def first_answer(request: web.Request, targets: Sequence[Target], upstream
     The response is the last provider's whatever its status, or an earlier one's that is not worth
     another provider; the caller checks and releases it. The last provider's connection failure
     or timeout is raised, as ``Upstream.post`` raises it. ``prepare`` errors (a request that
-    cannot be translated) are raised as they are.
+    cannot be translated) are raised as they are. A provider whose circuit breaker is open is
+    skipped (proxy/breaker.py); when every one is, the answer is a 503 saying when to retry.
     """
     record, metrics = request[ACCESS], request.app[METRICS]
     clock = asyncio.get_running_loop().time
     failures: dict[str, int] = {}    # provider -> its failures so far in this request
     ready_at: dict[str, float] = {}  # provider -> when it may be asked again
     budget = WAIT_BUDGET
-    last = len(targets) - 1
     for i, target in enumerate(targets):
         name = target.provider.name
         upstream = upstreams[name]
+        if not upstream.breaker.allow():
+            continue
+        last = not any(upstreams[t.provider.name].breaker.available for t in targets[i + 1:])
         plan, outbound = prepare(target, upstream)
         record.provider, record.upstream_model = name, target.upstream_model
         try:
-            response = await upstream.post(outbound.url, outbound.body, outbound.headers, stream=outbound.stream)
+            response = await upstream.post(outbound.url, outbound.body, outbound.headers, stream=outbound.stream,
+                                           affinity=outbound.affinity)
         except UpstreamFailure as exc:  # no connection, or no answer in time
             metrics.upstream_failure(name, exc.phase)
+            _failed(upstream, metrics)
             record.upstream_cause = exc.detail
-            if i == last:
+            if last:
                 raise
             reason, after = exc.phase, None
         else:
-            if i == last or not (response.status == 429 or response.status >= 500):
+            if response.status >= 500:
+                _failed(upstream, metrics)
+            else:
+                upstream.breaker.success()
+                metrics.available(name, True)
+            if last or not (response.status == 429 or response.status >= 500):
                 return plan, response
             metrics.upstream_failure(name, "status")
             reason, after = f"HTTP {response.status}", retry_after(response.headers)
@@ -96,7 +106,7 @@ async def first_answer(request: web.Request, targets: Sequence[Target], upstream
         del plan, outbound
         failures[name] = failures.get(name, 0) + 1
         ready_at[name] = clock() + pause(after, failures[name])
-        following = targets[i + 1].provider.name
+        following = next(t.provider.name for t in targets[i + 1:] if upstreams[t.provider.name].breaker.available)
         metrics.fallback(name, following)
         wait = min(max(0.0, ready_at.get(following, 0.0) - clock()), budget)
         log.warning("upstream failed, trying the next provider", request_id=request.get(REQUEST_ID),
@@ -104,37 +114,26 @@ async def first_answer(request: web.Request, targets: Sequence[Target], upstream
         if wait > 0:
             await asyncio.sleep(wait)
             budget -= wait
-    raise AssertionError("unreachable: the last target returns or raises")
+    raise _unavailable([upstreams[t.provider.name] for t in targets])
+
+
+def _failed(upstream: Upstream, metrics: Metrics) -> None:
+    if upstream.breaker.failure():
+        metrics.available(upstream.provider.name, False)
+        log.warning("provider unavailable: circuit breaker open", provider=upstream.provider.name,
+                    failures=upstream.provider.circuit_breaker.failures,
+                    cooldown_s=upstream.provider.circuit_breaker.cooldown)
+
+
+def _unavailable(upstreams: list[Upstream]) -> ProxyError:
+    """Every provider of the route is resting after repeated failures: say when one may be asked."""
+    wait = max(1, math.ceil(min(u.breaker.retry_in() for u in upstreams)))
+    names = ", ".join(f"'{u.provider.name}'" for u in upstreams)
+    return ProxyError(503, f"Upstream provider {names} failed repeatedly and is resting (circuit breaker); "
+                           f"retry in {wait} s.", headers={"Retry-After": str(wait)})
 
 
 def pause(retry_after: float | None, failures: int) -> float:
     """How long a provider that failed ``failures`` times in a row is left alone: its Retry-After
     if it sent one, else a doubling backoff; at most ``MAX_WAIT``."""
     return min(retry_after if retry_after is not None else BACKOFF * 2 ** (failures - 1), MAX_WAIT)
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds a response asks to wait: ``retry-after-ms`` (OpenAI, Anthropic), else Retry-After
-    as seconds or an HTTP date; None when absent or unreadable."""
-    if (ms := _seconds(headers.get("retry-after-ms"))) is not None:
-        return ms / 1000
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    if (seconds := _seconds(value)) is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value else math.nan
-    except ValueError:
-        return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None

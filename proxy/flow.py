@@ -10,6 +10,7 @@ last minutes, and thousands may be open): what answering needs is kept in the sm
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from .errors import ProxyError, UpstreamFailure, redact
 from .exchange import answer_error, read_body, read_json, releasing
 from .fallback import Outbound, first_answer
 from .metrics import METRICS
-from .middlewares import ACCESS
+from .middlewares import ACCESS, presented_key
 from .routing import Target, candidates
 from .streams import stream_answer
 from .runtime import RUNTIME
@@ -72,15 +73,17 @@ def prepare(client: ClientSide, raw: bytes, body: dict[str, Any], target: Target
     stream = body.get("stream") is True
     provider = PROVIDERS[target.provider.protocol]
     conversation = client.conversation(body, headers)
+    affinity = conversation or presented_key(headers) or None   # keeps a conversation on one key of a pool
     if target.provider.protocol == client.dialect:
         payload, extra = client.passthrough(raw, body, target, headers)
         return (Plan(client, target, upstream, stream, conversation, None, {}),
-                Outbound(provider.url(upstream, target), payload, extra, stream=stream))
+                Outbound(provider.url(upstream, target), payload, extra, stream=stream, affinity=affinity))
     try:
         hub, reply = client.to_hub(raw, body, target)
         outbound, tool_names = provider.request(hub, target, upstream, conversation)
     except ConversionError as exc:
         raise ProxyError(400, str(exc), param=exc.param) from None
+    outbound = dataclasses.replace(outbound, affinity=affinity)
     return Plan(client, target, upstream, stream, conversation, reply, tool_names), outbound
 
 

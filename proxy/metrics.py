@@ -14,9 +14,12 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
+
+from .runtime import STATE
 
 __all__ = ["Metrics", "METRICS", "URL_PROVIDER", "metrics_handler"]
 
@@ -25,7 +28,8 @@ URL_PROVIDER = "url-routing"   # the one label of every URL-routed upstream
 
 
 class Metrics:
-    __slots__ = ("registry", "requests", "duration", "ttfb", "tokens", "failures", "fallbacks", "reloads")
+    __slots__ = ("registry", "requests", "duration", "ttfb", "tokens", "failures", "fallbacks", "reloads",
+                 "provider_up", "overloaded")
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -47,10 +51,14 @@ class Metrics:
                                  ["provider", "next"], registry=self.registry)
         self.reloads = Counter("dragoman_config_reloads_total", "Config reloads, by result (ok, refused)",
                                ["result"], registry=self.registry)
+        self.provider_up = Gauge("dragoman_provider_available", "1 while a provider is asked, 0 while its circuit "
+                                 "breaker rests it", ["provider"], registry=self.registry)
+        self.overloaded = Counter("dragoman_overloaded_total", "Requests refused at server.max_concurrent_requests",
+                                  registry=self.registry)
 
     def observe(self, path: str, status: int, provider: str | None, outcome: str | None, seconds: float,
                 ttfb_ms: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
-        provider = provider or ""
+        provider = _label(provider)
         self.requests.labels(path, str(status), provider, outcome or "ok").inc()
         self.duration.labels(path, provider).observe(seconds)
         if ttfb_ms is not None:
@@ -61,15 +69,31 @@ class Metrics:
             self.tokens.labels(provider, "output").inc(output_tokens)
 
     def upstream_failure(self, provider: str, phase: str) -> None:
-        self.failures.labels(provider, phase).inc()
+        self.failures.labels(_label(provider), phase).inc()
 
     def fallback(self, provider: str, following: str) -> None:
-        self.fallbacks.labels(provider, following).inc()
+        self.fallbacks.labels(_label(provider), _label(following)).inc()
+
+    def available(self, provider: str, up: bool) -> None:
+        if not provider.startswith("url:"):   # a client-named host: its health is not the operator's
+            self.provider_up.labels(provider).set(1 if up else 0)
+
+
+def _label(provider: str | None) -> str:
+    """A provider's label: its configured name; every URL-routed upstream (named by a client,
+    ``url:<host>``) shares one, so no caller can grow the series without bound."""
+    if not provider:
+        return ""
+    return URL_PROVIDER if provider.startswith("url:") else provider
 
 
 METRICS = web.AppKey("metrics", Metrics)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    metrics = request.app[METRICS]
+    if (state := request.app.get(STATE)) is not None:   # a breaker's cooldown may have ended unseen
+        for name, upstream in state.runtime.upstreams.items():
+            metrics.available(name, upstream.breaker.available)
+    body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

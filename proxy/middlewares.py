@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from collections.abc import Mapping
 import uuid
 from dataclasses import dataclass
 
@@ -17,12 +18,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .errors import ProxyError, UpstreamFailure, error_response
-from .metrics import METRICS, URL_PROVIDER
+from .metrics import METRICS
 from .runtime import RUNTIME, STATE
 
 __all__ = [
     "AccessRecord", "ACCESS", "URL_ROUTE", "REQUEST_ID", "DRAGOMAN_KEY",
-    "client_key", "request_context", "dialect_errors", "auth", "dialect_of",
+    "client_key", "presented_key", "request_context", "dialect_errors", "auth", "dialect_of",
 ]
 
 log = structlog.get_logger("dragoman")
@@ -102,9 +103,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             seconds = time.perf_counter() - record.started
             resource = request.match_info.route.resource
             provider = record.provider
-            label = URL_PROVIDER if provider and provider.startswith("url:") else provider
             outcome = record.error if status >= 400 or record.stream_error else None
-            request.app[METRICS].observe(resource.canonical if resource else "(unmatched)", status, label,
+            request.app[METRICS].observe(resource.canonical if resource else "(unmatched)", status, provider,
                                          outcome, seconds, record.ttfb_ms, record.input_tokens, record.output_tokens)
             log.info(
                 "request", request_id=request_id, method=request.method, path=request.path,
@@ -170,9 +170,13 @@ def _http_exception(exc: web.HTTPException) -> ProxyError:
 
 def client_key(request: web.Request) -> str:
     """The key a client presented: x-api-key (Anthropic), api-key (Azure), or Authorization: Bearer."""
-    presented = request.headers.get("x-api-key") or request.headers.get("api-key") or ""
+    return presented_key(request.headers)
+
+
+def presented_key(headers: Mapping[str, str]) -> str:
+    presented = headers.get("x-api-key") or headers.get("api-key") or ""
     if not presented:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
         presented = token.strip() if scheme.lower() == "bearer" else ""
     return presented
 
@@ -182,6 +186,11 @@ async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     config = request[RUNTIME].config
     keys = config.auth.api_keys
     path = request.path
+    limit = config.server.max_concurrent_requests
+    if limit and path not in _QUIET_PATHS and len(request.app[STATE].requests) > limit:
+        request.app[METRICS].overloaded.inc()
+        raise ProxyError(529, f"dragoman is answering its limit of {limit} concurrent requests "
+                              "(server.max_concurrent_requests); retry shortly.", headers={"Retry-After": "1"})
     if not keys or path in _OPEN_PATHS or (path == "/metrics" and config.metrics.public):
         return await handler(request)
     url_route = request.match_info.route.name == URL_ROUTE

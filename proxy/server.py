@@ -69,6 +69,7 @@ async def _serve(config: Config, path: str | Path, host: str, port: int) -> int:
         if config.metrics.port is not None:  # /metrics on its own loopback listener, without a key
             metrics_app = web.Application()
             metrics_app[METRICS] = app[METRICS]
+            metrics_app[STATE] = app[STATE]
             metrics_app.router.add_get("/metrics", metrics_handler)
             metrics_runner = web.AppRunner(metrics_app, handle_signals=False, access_log=None)
             await metrics_runner.setup()

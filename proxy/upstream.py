@@ -17,7 +17,10 @@ from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from .config import Provider, ServerConfig
+from .breaker import Breaker
 from .errors import ProxyError, UpstreamFailure
+from .keys import KeyPool
+from .retry_after import retry_after
 from .google_auth import GoogleToken
 from .url_routing import AddressRefused
 
@@ -32,30 +35,35 @@ _UNSAFE_SEGMENT = frozenset("/\\?#%")
 class Upstream:
     """A provider's connection pool plus the headers every request to it carries."""
 
-    __slots__ = ("provider", "session", "base", "limits", "_headers", "_google", "_slots")
+    __slots__ = ("provider", "session", "base", "limits", "breaker", "keys", "_headers", "_key_header", "_google",
+                 "_slots")
 
     def __init__(self, provider: Provider, session: aiohttp.ClientSession, limits: ServerConfig | None = None) -> None:
         self.provider = provider
         self.session = session
         self.base = URL(provider.base_url)
         self.limits = limits or ServerConfig()
+        self.breaker = Breaker(provider.circuit_breaker.failures, provider.circuit_breaker.cooldown)
+        self.keys = KeyPool(provider.name, provider.api_keys) if len(provider.api_keys) > 1 else None
         # Vertex AI: a Google access token from Application Default Credentials, per request
         self._google = GoogleToken() if provider.flavor == "vertex" else None
         # max_connections: dragoman's own queue, so the time spent waiting is its own phase
         self._slots = asyncio.Semaphore(provider.max_connections) if provider.max_connections else None
         headers = {"Content-Type": "application/json"}
         if provider.protocol == "anthropic":
-            if provider.api_key:
-                headers["x-api-key"] = provider.api_key
             headers["anthropic-version"] = provider.anthropic_version
             if provider.anthropic_beta:
                 headers["anthropic-beta"] = ",".join(provider.anthropic_beta)
-        elif provider.api_key and provider.flavor == "azure":
-            headers["api-key"] = provider.api_key  # Azure OpenAI's key header
-        elif provider.api_key:
-            headers["Authorization"] = f"Bearer {provider.api_key}"
+            self._key_header = "x-api-key"
+        else:  # Azure OpenAI's own key header, or a bearer token
+            self._key_header = "api-key" if provider.flavor == "azure" else "Authorization"
+        if len(provider.api_keys) == 1:
+            headers.update(self._auth(provider.api_keys[0]))
         headers.update(provider.headers)
         self._headers = headers
+
+    def _auth(self, key: str) -> dict[str, str]:
+        return {self._key_header: f"Bearer {key}" if self._key_header == "Authorization" else key}
 
     # -- URLs -------------------------------------------------------------------------------
 
@@ -83,17 +91,35 @@ class Upstream:
     # -- the request ------------------------------------------------------------------------
 
     async def post(self, url: URL, body: bytes, extra_headers: Mapping[str, str] | None = None,
-                   *, stream: bool = False) -> aiohttp.ClientResponse:
+                   *, stream: bool = False, affinity: str | None = None) -> aiohttp.ClientResponse:
         """Send the request and wait for the response headers; the caller must release the response.
 
         Failures before the response starts (no connection, a timeout, a redirect) raise
         UpstreamFailure naming the phase. ``stream``: the answer is a stream, so its headers must
         come within ``timeout.headers``; a whole answer's headers come with it, bounded by
-        ``timeout.read`` like any silence.
+        ``timeout.read`` like any silence. With a key pool, ``affinity`` (the conversation) picks
+        the key, and a key answered with 429, 401 or 403 hands the request to the next one.
         """
         headers = self._headers if not extra_headers else {**self._headers, **extra_headers}
         if self._google is not None:
             headers = {**headers, "Authorization": f"Bearer {await self._google.token()}"}
+        if self.keys is None:
+            return await self._attempt(url, body, headers, stream)
+        order = self.keys.order(affinity)
+        for n, key in enumerate(order):
+            response = await self._attempt(url, body, {**headers, **self._auth(key)}, stream)
+            status = response.status
+            if status == 429:
+                self.keys.rest(key, retry_after(response.headers))
+            elif status in (401, 403):
+                self.keys.disable(key, status)
+            if status not in (401, 403, 429) or n == len(order) - 1:
+                return response
+            response.release()   # the next key may do better, and nothing reached the client yet
+        raise self._failure(502, "status", f"Upstream provider '{self.provider.name}' has no usable key left "
+                            "(all refused: 401/403).")
+
+    async def _attempt(self, url: URL, body: bytes, headers: Mapping[str, str], stream: bool) -> aiohttp.ClientResponse:
         timeout, name = self.provider.timeout, self.provider.name
         if self._slots is not None:
             try:
@@ -127,7 +153,7 @@ class Upstream:
         """A GET with the provider's headers (its key), for model discovery: no redirect followed,
         aiohttp's own errors raised as they are. The caller bounds the time and releases the
         response. It takes no ``max_connections`` slot: one short request at start-up or reload."""
-        headers = self._headers
+        headers = self._headers if self.keys is None else {**self._headers, **self._auth(self.keys.order(None)[0])}
         if self._google is not None:
             headers = {**headers, "Authorization": f"Bearer {await self._google.token()}"}
         return await self.session.get(url, headers=headers, allow_redirects=False)

@@ -162,7 +162,7 @@ async def test_ready_says_503_from_the_moment_a_drain_begins(mocks, daemon) -> N
     d = await daemon(config_text(p1, p2, "p1", drain_delay=2))
     async with aiohttp.ClientSession() as session:
         async with session.get(d.url + "/ready") as resp:
-            assert (resp.status, await resp.json()) == (200, {"status": "ready"})
+            assert (resp.status, await resp.json()) == (200, {"status": "ready", "providers": {"p1": "available", "p2": "available"}})
         d.send(signal.SIGTERM)
         await d.wait_for("dragoman draining: /ready says 503, running requests may finish")
         async with session.get(d.url + "/ready") as resp:   # still listening, for the load balancer

@@ -29,7 +29,13 @@ async def ready(request: web.Request) -> web.Response:
         return web.json_response({"status": "draining"}, status=503)
     if not state.ready:
         return web.json_response({"status": "starting"}, status=503)
-    return web.json_response({"status": "ready"})
+    runtime = state.runtime
+    providers = {name: "available" if u.breaker.available else "resting" for name, u in runtime.upstreams.items()}
+    # ready while any route can still be served: one of its providers is not resting
+    servable = any(runtime.upstreams[ref.provider].breaker.available
+                   for route in runtime.config.routes for ref in route.chain)
+    return web.json_response({"status": "ready" if servable else "unavailable", "providers": providers},
+                             status=200 if servable else 503)
 
 
 @routes.route("HEAD", "/")
