@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import structlog
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", default="config.yaml", help="YAML config (default: ./config.yaml)")
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
+    serve.add_argument("--workers", type=int, help="override server.workers (0: one per core)")
     check = commands.add_parser("check-config", help="validate a config and print its routing table")
     check.add_argument("config", help="YAML config file")
     args = parser.parse_args(argv)
@@ -35,16 +37,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         _print_table(config)
         return 0
-    return _serve(config, config_path, args.host, args.port)
+    return _serve(config, config_path, args.host, args.port, args.workers)
 
 
-def _serve(config: Config, path: str, host: str | None, port: int | None) -> int:
+def _serve(config: Config, path: str, host: str | None, port: int | None, workers: int | None) -> int:
     server = config.server
     host, port = host or server.host, server.port if port is None else port
     configure_logging(server.log_level, server.log_format)
     if (refusal := open_refusal(config, host)) is not None:
         structlog.get_logger("dragoman").error("dragoman refuses to start open", reason=refusal)
         return 2
+    count = server.workers if workers is None else workers
+    count = count or os.cpu_count() or 1
+    if count > 1:
+        from .workers import run_workers   # gunicorn is imported only when it runs
+        return run_workers(config, path, host, port, count)
     return run(config, path, host, port)
 
 

@@ -45,6 +45,7 @@ class _Model(BaseModel):
 class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8082, ge=0, le=65535)
+    workers: int = Field(1, ge=0)   # processes serving the port (0: one per core); 1 runs without gunicorn
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)   # Claude Code sessions with images grow large
     # JSON values (at most: commas + brackets) a request or upstream body may hold. Parsing is
     # cheap per byte but not per value: 30 MB of empty blocks is 1.2 M objects, a second of

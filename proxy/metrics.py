@@ -10,6 +10,8 @@ own loopback listener (``metrics.port``).
 from __future__ import annotations
 
 from aiohttp import web
+import os
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -17,6 +19,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 from .runtime import STATE
@@ -51,8 +54,9 @@ class Metrics:
                                  ["provider", "next"], registry=self.registry)
         self.reloads = Counter("dragoman_config_reloads_total", "Config reloads, by result (ok, refused)",
                                ["result"], registry=self.registry)
+        # with workers: 0 when any live worker rests the provider (each judges on its own traffic)
         self.provider_up = Gauge("dragoman_provider_available", "1 while a provider is asked, 0 while its circuit "
-                                 "breaker rests it", ["provider"], registry=self.registry)
+                                 "breaker rests it", ["provider"], registry=self.registry, multiprocess_mode="livemin")
         self.overloaded = Counter("dragoman_overloaded_total", "Requests refused at server.max_concurrent_requests",
                                   registry=self.registry)
 
@@ -95,5 +99,9 @@ async def metrics_handler(request: web.Request) -> web.Response:
     if (state := request.app.get(STATE)) is not None:   # a breaker's cooldown may have ended unseen
         for name, upstream in state.runtime.upstreams.items():
             metrics.available(name, upstream.breaker.available)
-    body = generate_latest(metrics.registry)
+    registry = metrics.registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):   # workers (proxy/workers.py): the sum over them
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    body = generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -36,6 +36,11 @@ class Notifier:
     def enabled(self) -> bool:
         return self._address is not None
 
+    @property
+    def watchdog_every(self) -> float | None:
+        """Seconds between watchdog pings (half systemd's interval); None when it wants none."""
+        return self._watchdog / 2 if self._watchdog is not None and self._address is not None else None
+
     def send(self, *lines: str) -> None:
         if self._address is None:
             return

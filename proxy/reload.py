@@ -23,7 +23,7 @@ __all__ = ["reload_config", "RELOAD_HOOKS"]
 
 log = structlog.get_logger("dragoman")
 
-# Called with the new runtime after each reload (and at start-up): e.g. model discovery.
+# Called with the new runtime after each reload (e.g. model discovery refreshing its list).
 RELOAD_HOOKS = web.AppKey("reload_hooks", list[Callable[[Runtime], Awaitable[None]]])
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -204,5 +205,74 @@ async def test_systemd_hears_ready_reloading_watchdog_and_stopping(mocks, daemon
         d.send(signal.SIGTERM)
         assert await until(lambda m: m.startswith("STOPPING=1")) == "STOPPING=1\nSTATUS=draining 0 running request(s)"
         assert await d.exit_code() == 0
+    finally:
+        sock.close()
+
+
+async def worker_pids(url: str, tries: int = 60) -> set[int]:
+    """The processes that answered /health over fresh connections."""
+    seen: set[int] = set()
+    for _ in range(tries):
+        async with aiohttp.ClientSession() as session:   # a new connection each time
+            async with session.get(url + "/health") as resp:
+                seen.add((await resp.json())["pid"])
+    return seen
+
+
+@pytest.mark.timeout(90)
+async def test_workers_share_the_port_a_dead_one_is_replaced_and_metrics_are_summed(mocks, daemon) -> None:  # type: ignore[no-untyped-def]
+    p1, p2 = mocks
+    d = await daemon(config_text(p1, p2, "p1"), "--workers", "2")
+    assert d.proc is not None
+    pids = await worker_pids(d.url)
+    assert len(pids) == 2 and d.proc.pid not in pids   # two workers answer; the main process supervises
+    p1.responder = lambda body: Reply.json(OK_REPLY)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(6):
+            async with aiohttp.ClientSession() as fresh, fresh.post(d.url + "/v1/messages", json=GOOD) as resp:
+                assert resp.status == 200
+        async with session.get(d.url + "/metrics") as resp:
+            text = await resp.text()
+    assert 'dragoman_requests_total{outcome="ok",path="/v1/messages",provider="p1",status="200"} 6.0' in text
+    victim = sorted(pids)[0]
+    os.kill(victim, signal.SIGKILL)
+    async with asyncio.timeout(20):
+        while True:   # gunicorn starts a replacement
+            now = await worker_pids(d.url, tries=20)
+            if victim not in now and len(now) == 2:
+                break
+            await asyncio.sleep(0.2)
+    d.config_path.write_text(config_text(p1, p2, "p2"))
+    d.send(signal.SIGHUP)
+    await d.wait_for("config reloaded", count=2)   # one line per worker: each reloads in place
+    p2.responder = lambda body: Reply.json(OK_REPLY)
+    for _ in range(6):
+        async with aiohttp.ClientSession() as fresh, fresh.post(d.url + "/v1/messages", json=GOOD) as resp:
+            assert resp.status == 200
+    assert len(p2.requests) == 6
+    d.send(signal.SIGTERM)
+    assert await d.exit_code() == 0
+
+
+@pytest.mark.timeout(60)
+async def test_with_workers_systemd_hears_the_main_process_only(mocks, daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p1, p2 = mocks
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    try:
+        d = await daemon(config_text(p1, p2, "p1"), "--workers", "2", env={"NOTIFY_SOCKET": sock_path})
+        sock.settimeout(10)
+        ready = sock.recv(4096).decode()
+        assert ready == f"READY=1\nSTATUS=serving on {d.url} with 2 workers"
+        d.send(signal.SIGHUP)
+        assert sock.recv(4096).decode().startswith("RELOADING=1\nMONOTONIC_USEC=")
+        assert sock.recv(4096).decode() == "READY=1\nSTATUS=serving with 2 workers"
+        d.send(signal.SIGTERM)
+        assert sock.recv(4096).decode() == "STOPPING=1\nSTATUS=draining: workers finish running requests"
+        assert await d.exit_code() == 0
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):   # nothing from the workers, ever
+            sock.recv(4096)
     finally:
         sock.close()

@@ -3,6 +3,7 @@ and the HEAD / probe Claude Code sends at start-up."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from aiohttp import web
@@ -17,7 +18,8 @@ _STARTED = time.monotonic()
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - _STARTED, 1)})
+    # the pid tells workers apart (server.workers), for an operator as for the tests
+    return web.json_response({"status": "ok", "uptime_s": round(time.monotonic() - _STARTED, 1), "pid": os.getpid()})
 
 
 @routes.get("/ready")
