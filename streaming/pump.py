@@ -96,12 +96,14 @@ class Translation:
             payload = orjson.loads(data)
             if type(payload) is not dict:
                 continue
+            ended = False
             for event in self.decoder.feed(payload):
                 if type(event) is BlockDelta:  # nearly every event: no bookkeeping
                     frames.append(encode(event))
                 else:
                     frames += self._terminal([event])
-            if self.encoder.finished:
+                    ended = True
+            if ended and self.encoder.finished:   # only a terminal event finishes the encoder
                 return b"".join(frames), True
         if not chunk:
             frames += self._terminal(self.decoder.finish(done=False))
