@@ -18,7 +18,7 @@ dragoman's contract differs from gunicorn's defaults, the arbiter is adapted:
   directory the main process owns), dead workers' live gauges removed.
 
 Per process, by design: the circuit breakers, key pools, concurrency limit, the Responses store
-and model discovery's cache (see the README's operations section).
+and model discovery's cache (docs/operations.md, "Workers").
 """
 
 from __future__ import annotations
