@@ -1,41 +1,75 @@
-"""``dragoman serve`` and ``dragoman check-config`` (also ``python -m proxy``)."""
+"""The ``dragoman`` command line (also ``python -m proxy``): argument parsing and dispatch.
+
+``serve`` runs the daemon (proxy/server.py); the other commands live in proxy/commands/, one
+module each. Every command that reads the config takes ``--config FILE`` (default ./config.yaml).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 
 import structlog
 
-from .app import describe
+from .commands.check import print_table
+from .commands.common import load
 from .config import Config, ConfigError, load_config
 from .logs import configure_logging
 from .server import open_refusal, run
 
 __all__ = ["main"]
 
+_CONFIG_HELP = "YAML config (default: ./config.yaml)"
 
-def main(argv: list[str] | None = None) -> int:
+
+def _version() -> str:
+    try:
+        return metadata.version("dragoman")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dragoman", description="A translating LLM API proxy.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"dragoman {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the proxy until SIGINT/SIGTERM")
-    serve.add_argument("--config", default="config.yaml", help="YAML config (default: ./config.yaml)")
+    serve.add_argument("--config", default="config.yaml", metavar="FILE", help=_CONFIG_HELP)
     serve.add_argument("--host", help="override server.host")
     serve.add_argument("--port", type=int, help="override server.port")
-    check = commands.add_parser("check-config", help="validate a config and print its routing table")
-    check.add_argument("config", help="YAML config file")
-    args = parser.parse_args(argv)
 
-    config_path = args.config
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        print(f"dragoman: invalid config\n{exc}", file=sys.stderr)
-        return 2
-    if args.command == "check-config":
-        _print_table(config)
+    check = commands.add_parser("check-config", help="validate a config, print its routing table and warnings")
+    check.add_argument("--config", dest="config_option", metavar="FILE", help=_CONFIG_HELP)
+    check.add_argument("config_file", nargs="?", metavar="FILE", help=argparse.SUPPRESS)  # the old positional form
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args = parser.parse_args(argv)
+    return _dispatch(parser, args)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    command: str = args.command
+    if command == "serve":
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"dragoman: invalid config\n{exc}", file=sys.stderr)
+            return 2
+        return _serve(config, args.config, args.host, args.port)
+    if command == "check-config":
+        if args.config_option and args.config_file:
+            parser.error("check-config: give the config either as --config FILE or as FILE, not both")
+        loaded = load(args.config_option or args.config_file or "config.yaml")
+        if loaded is None:
+            return 2
+        print_table(loaded)
         return 0
-    return _serve(config, config_path, args.host, args.port)
+    raise AssertionError(command)
 
 
 def _serve(config: Config, path: str, host: str | None, port: int | None) -> int:
@@ -46,25 +80,3 @@ def _serve(config: Config, path: str, host: str | None, port: int | None) -> int
         structlog.get_logger("dragoman").error("dragoman refuses to start open", reason=refusal)
         return 2
     return run(config, path, host, port)
-
-
-def _print_table(config: Config) -> None:
-    """One line per route, then one per fallback provider ("or ...", in the order tried)."""
-    lines: list[dict[str, object]] = []
-    for row in describe(config):
-        lines.append(row)
-        fallbacks = row["fallbacks"]
-        assert isinstance(fallbacks, list)
-        lines.extend({**f, "match": "", "clients": "", "when": "", "max_tokens": "", "provider": f"or {f['provider']}"}
-                     for f in fallbacks)
-    columns = ["match", "clients", "when", "provider", "protocol", "base_url", "model", "max_tokens", "api_key"]
-    widths = {c: max(len(c), *(len(str(r[c])) for r in lines)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
-    for r in lines:
-        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip())
-    auth = f"{len(config.auth.api_keys)} key(s)" if config.auth.api_keys else "off (open)"
-    print(f"\nserver: http://{config.server.host}:{config.server.port}  auth: {auth}")
-    if (refusal := open_refusal(config, config.server.host)) is not None:
-        print(f"warning: serve will refuse to start: {refusal}")
-    elif not config.auth.api_keys:
-        print("warning: auth is off: any client that reaches the port can use the providers' keys")
