@@ -12,6 +12,7 @@ from importlib import metadata
 
 import structlog
 
+from .commands import init
 from .commands.check import print_table
 from .commands.common import load
 from .config import Config, ConfigError, load_config
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config, print its routing table and warnings")
     check.add_argument("--config", dest="config_option", metavar="FILE", help=_CONFIG_HELP)
     check.add_argument("config_file", nargs="?", metavar="FILE", help=argparse.SUPPRESS)  # the old positional form
+
+    starter = commands.add_parser("init", help="write a commented starter config for a provider")
+    starter.add_argument("--provider", choices=list(init.PROVIDERS), default="openai", help="default: openai")
+    starter.add_argument("--out", default="config.yaml", metavar="FILE", help="default: ./config.yaml")
+    starter.add_argument("--force", action="store_true", help="replace FILE if it exists")
     return parser
 
 
@@ -69,6 +75,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return 2
         print_table(loaded)
         return 0
+    if command == "init":
+        return init.run(args.provider, args.out, args.force)
     raise AssertionError(command)
 
 
