@@ -12,7 +12,7 @@ from importlib import metadata
 
 import structlog
 
-from .commands import init
+from .commands import init, setup_clients
 from .commands.check import print_table
 from .commands.common import load
 from .config import Config, ConfigError, load_config
@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     starter.add_argument("--provider", choices=list(init.PROVIDERS), default="openai", help="default: openai")
     starter.add_argument("--out", default="config.yaml", metavar="FILE", help="default: ./config.yaml")
     starter.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    setup_parser = commands.add_parser("setup", help="point Claude Code or Codex at dragoman in their own files")
+    setup_parser.add_argument("target", choices=list(setup_clients.TARGETS))
+    setup_parser.add_argument("--config", default="config.yaml", metavar="FILE", help=_CONFIG_HELP)
+    mode = setup_parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the changes as a diff, write nothing")
+    mode.add_argument("--undo", action="store_true", help="restore the files from dragoman's backups")
     return parser
 
 
@@ -77,6 +84,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if command == "init":
         return init.run(args.provider, args.out, args.force)
+    if command == "setup":
+        return setup_clients.run(args.target, args.config, dry_run=args.dry_run, undo_=args.undo)
     raise AssertionError(command)
 
 
