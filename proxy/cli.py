@@ -12,7 +12,7 @@ from importlib import metadata
 
 import structlog
 
-from .commands import init, setup_clients
+from .commands import init, launch, setup_clients
 from .commands.check import print_table
 from .commands.common import load
 from .config import Config, ConfigError, load_config
@@ -49,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     starter.add_argument("--out", default="config.yaml", metavar="FILE", help="default: ./config.yaml")
     starter.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
+    for name, client in (("claude", "Claude Code"), ("codex", "the Codex CLI")):
+        description = (f"Run {client} against the configured dragoman. dragoman's options come first; "
+                       f"everything from the first other word is {client}'s.")
+        client_parser = commands.add_parser(name, help=f"run {client} through dragoman (ARGS are passed to it)",
+                                            description=description)
+        client_parser.add_argument("--config", default="config.yaml", metavar="FILE", help=_CONFIG_HELP)
+        client_parser.add_argument("--start", action="store_true",
+                                   help="start `dragoman serve` for the session if it is not running")
+        client_parser.add_argument("args", nargs="*", metavar="ARGS", help=f"passed to {client} unchanged")
+
     setup_parser = commands.add_parser("setup", help="point Claude Code or Codex at dragoman in their own files")
     setup_parser.add_argument("target", choices=list(setup_clients.TARGETS))
     setup_parser.add_argument("--config", default="config.yaml", metavar="FILE", help=_CONFIG_HELP)
@@ -61,7 +71,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
-    args = parser.parse_args(argv)
+    if argv and argv[0] in ("claude", "codex"):
+        # the client's own options (codex -c, claude -p) must not be read as dragoman's: split first
+        ours, theirs = launch.split_arguments(argv[1:])
+        args = parser.parse_args([argv[0], *ours])
+        args.args = theirs
+    else:
+        args = parser.parse_args(argv)
     return _dispatch(parser, args)
 
 
@@ -84,6 +100,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if command == "init":
         return init.run(args.provider, args.out, args.force)
+    if command in ("claude", "codex"):
+        return launch.run(command, args.config, args.start, args.args)
     if command == "setup":
         return setup_clients.run(args.target, args.config, dry_run=args.dry_run, undo_=args.undo)
     raise AssertionError(command)
