@@ -12,7 +12,7 @@ from importlib import metadata
 
 import structlog
 
-from .commands import init, launch, setup_clients
+from .commands import doctor, init, launch, setup_clients
 from .commands.check import print_table
 from .commands.common import load
 from .config import Config, ConfigError, load_config
@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     mode = setup_parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the changes as a diff, write nothing")
     mode.add_argument("--undo", action="store_true", help="restore the files from dragoman's backups")
+
+    doctor_parser = commands.add_parser("doctor", help="check the config, the daemon, each provider and the clients")
+    doctor_parser.add_argument("--config", default="config.yaml", metavar="FILE", help=_CONFIG_HELP)
     return parser
 
 
@@ -104,7 +107,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return launch.run(command, args.config, args.start, args.args)
     if command == "setup":
         return setup_clients.run(args.target, args.config, dry_run=args.dry_run, undo_=args.undo)
-    raise AssertionError(command)
+    assert command == "doctor", command
+    return doctor.run(args.config)
 
 
 def _serve(config: Config, path: str, host: str | None, port: int | None) -> int:
