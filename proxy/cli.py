@@ -22,6 +22,11 @@ from .server import open_refusal, run
 __all__ = ["main"]
 
 _CONFIG_HELP = "YAML config (default: ./config.yaml)"
+_START_HERE = """start here:
+  dragoman init --provider openai    write a commented config.yaml (also: anthropic, gemini, ollama...)
+  dragoman doctor                    check the config, the keys and the network
+  dragoman claude --start            run Claude Code through dragoman (codex: the same)
+  dragoman setup claude-code         or point Claude Code at dragoman for good"""
 
 
 def _version() -> str:
@@ -32,7 +37,8 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dragoman", description="A translating LLM API proxy.")
+    parser = argparse.ArgumentParser(prog="dragoman", description="A translating LLM API proxy.", epilog=_START_HERE,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"dragoman {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the proxy until SIGINT/SIGTERM")
