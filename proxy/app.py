@@ -19,7 +19,7 @@ from .middlewares import (
 from .response_store import ResponseStore
 from .runtime import STATE, runtime_context
 
-__all__ = ["create_app", "CONFIG"]
+__all__ = ["create_app", "describe"]
 
 log = structlog.get_logger("dragoman")
 
