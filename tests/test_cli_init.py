@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from proxy.commands.common import claude_model_env, codex_model
 from proxy.commands.init import PROVIDERS, required_variables, template
 from proxy.config import parse_config
 from proxy.routing import resolve
@@ -52,6 +53,10 @@ def test_starter_config_routes_every_client(provider: str) -> None:
         assert resolve(config, model, "anthropic").upstream_model
     assert resolve(config, "gpt-4o-mini", "openai").upstream_model
     assert resolve(config, "gpt-5-codex", "responses").upstream_model
+    # Claude Code keeps its own names (glob routes); Codex is told gpt-5-codex, a request shape dragoman
+    # translates, except where OpenAI's own Responses API serves its default model as it is
+    assert claude_model_env(config) == {}
+    assert codex_model(config) == (None if provider == "openai" else "gpt-5-codex")
     haiku = resolve(config, "claude-haiku-4-5-20251001", "anthropic")
     if provider != "anthropic":
         assert haiku.upstream_model != "claude-haiku-4-5-20251001"   # a model the provider knows
