@@ -133,7 +133,9 @@ def test_dry_run_prints_a_diff_and_writes_nothing(tmp_path: Path, home: Path) ->
     assert '+  "hasCompletedOnboarding": true' in lines
     assert lines[-1] == "(dry run: nothing written)"
     code, lines = setup(tmp_path, "codex", "--dry-run")
-    assert code == 0 and '+[model_providers.dragoman]' in lines and '+[profiles.dragoman]' in lines
+    assert code == 0 and '+[model_providers.dragoman]' in lines
+    assert ["--- /dev/null", "+++ ~/.codex/dragoman.config.toml", "@@ -0,0 +1 @@", '+model_provider = "dragoman"',
+            "(dry run: nothing written)"] == lines[-5:]
     assert snapshot(home) == before
 
 
@@ -164,7 +166,8 @@ def test_codex_merges_keeping_comments_and_undo_restores(tmp_path: Path, home: P
     code, lines = setup(tmp_path, "codex")
     assert code == 0
     assert lines[0] == "updated ~/.codex/config.toml (backup: ~/.codex/config.toml.dragoman-backup)"
-    assert lines[1] == ("next: `dragoman serve --config " + str(tmp_path / "config.yaml") + "` (the profile talks "
+    assert lines[1] == "updated ~/.codex/dragoman.config.toml"   # the profile: a file of its own
+    assert lines[2] == ("next: `dragoman serve --config " + str(tmp_path / "config.yaml") + "` (the profile talks "
                         "to http://127.0.0.1:9123/v1), then `export DRAGOMAN_API_KEY=...` (already set in this shell) "
                         "and run `codex --profile dragoman`")
     text = (home / ".codex" / "config.toml").read_text()
@@ -174,13 +177,17 @@ def test_codex_merges_keeping_comments_and_undo_restores(tmp_path: Path, home: P
     assert doc["model"] == "o3" and doc["profiles"]["fast"] == {"model": "gpt-5-mini"}
     assert doc["model_providers"]["dragoman"] == {"name": "dragoman", "base_url": "http://127.0.0.1:9123/v1",
                                                   "env_key": "DRAGOMAN_API_KEY", "wire_api": "responses"}
-    assert doc["profiles"]["dragoman"] == {"model_provider": "dragoman"}   # no exact route for Responses clients
+    assert "dragoman" not in doc["profiles"]
+    # no exact-name route for Responses clients: Codex keeps its own model
+    assert (home / ".codex" / "dragoman.config.toml").read_text() == 'model_provider = "dragoman"\n'
     written = snapshot(home)
-    assert setup(tmp_path, "codex")[1][:2] == ["unchanged: ~/.codex/config.toml is already set up",
+    assert setup(tmp_path, "codex")[1][:3] == ["unchanged: ~/.codex/config.toml is already set up",
+                                               "unchanged: ~/.codex/dragoman.config.toml is already set up",
                                                "nothing to do: already set up"]
     assert snapshot(home) == written
     code, lines = setup(tmp_path, "codex", "--undo")
-    assert lines == ["restored ~/.codex/config.toml from ~/.codex/config.toml.dragoman-backup"]
+    assert lines == ["restored ~/.codex/config.toml from ~/.codex/config.toml.dragoman-backup",
+                     "removed ~/.codex/dragoman.config.toml (dragoman had created it)"]
     assert snapshot(home) == before
 
 
@@ -193,7 +200,19 @@ def test_codex_keeps_the_users_own_keys_in_dragomans_table(tmp_path: Path, home:
     assert "request_max_retries = 0  # mine" in text
     doc = tomlkit.parse(text).unwrap()
     assert doc["model_providers"]["dragoman"]["name"] == "dragoman"
-    assert doc["profiles"]["dragoman"] == {"model_provider": "dragoman", "model": "gpt-5-codex"}
+    profile = tomlkit.parse((home / ".codex" / "dragoman.config.toml").read_text()).unwrap()
+    assert profile == {"model_provider": "dragoman", "model": "gpt-5-codex"}   # the exact-name route's name
+
+
+def test_codex_takes_out_a_legacy_profile_table_and_undo_puts_it_back(tmp_path: Path, home: Path) -> None:
+    """Codex 0.134+ refuses ``--profile dragoman`` while config.toml holds ``[profiles.dragoman]``."""
+    legacy = CODEX + '\n[profiles.dragoman]\nmodel_provider = "mine"  # from an old guide\n'
+    (home / ".codex" / "config.toml").write_text(legacy)
+    assert setup(tmp_path, "codex")[0] == 0
+    doc = tomlkit.parse((home / ".codex" / "config.toml").read_text()).unwrap()
+    assert doc["profiles"] == {"fast": {"model": "gpt-5-mini"}}
+    assert setup(tmp_path, "codex", "--undo")[0] == 0
+    assert (home / ".codex" / "config.toml").read_text() == legacy
 
 
 def test_a_file_that_does_not_parse_stops_everything(tmp_path: Path, home: Path) -> None:

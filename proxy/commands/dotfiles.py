@@ -1,7 +1,7 @@
 """Editing a client's own config files (``dragoman setup``): merge, back up, write, undo.
 
-An edit names the keys dragoman owns in a file (``managed``) and the values it sets (``values``);
-everything else in the file is the user's and is kept. Rules, so that setup is safe to run twice
+An edit names the keys dragoman owns in a file (``managed``), the values it sets (``values``) and
+what it must take out (``removed``); everything else in the file is the user's and is kept. Rules, so that setup is safe to run twice
 and undo never loses anyone's work:
 
 - a key is written only when its value differs, so a second run changes nothing (and a TOML
@@ -49,10 +49,11 @@ class Edit:
     format: Literal["json", "toml"]
     values: dict[KeyPath, Any]                            # leaf key paths -> the values dragoman sets
     managed: tuple[KeyPath, ...] = field(default=())      # what undo takes back (defaults to values' keys)
+    removed: tuple[KeyPath, ...] = field(default=())      # what setup takes out (undo puts it back)
 
     @property
     def owned(self) -> tuple[KeyPath, ...]:
-        return self.managed or tuple(self.values)
+        return (self.managed or tuple(self.values)) + self.removed
 
 
 def shown(path: Path) -> str:
@@ -189,6 +190,10 @@ def plan(edit: Edit) -> Planned:
     changed = False
     for path, values in tables.items():
         changed |= _set(edit, data, path, values)
+    for path in edit.removed:
+        if _get(data, path) is not _MISSING:
+            _delete(data, path)
+            changed = True
     if not changed and before is not None:
         return Planned(edit, before, before)  # already set up: the user's text stays as it is
     return Planned(edit, before, _dump(edit, data))

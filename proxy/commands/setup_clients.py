@@ -5,9 +5,13 @@ variables where the config names models: proxy/commands/common.py) and ``hasComp
 in ``~/.claude.json``, without which its first interactive run stops at "Unable to connect to
 Anthropic services". Both live in ``$CLAUDE_CONFIG_DIR`` when that is set, as Claude Code does it.
 
-Codex: a ``[model_providers.dragoman]`` block and a ``[profiles.dragoman]`` profile in
-``$CODEX_HOME/config.toml`` (default ``~/.codex``); the key stays out of the file, in the variable
-named by ``env_key``. Codex's default provider is left alone: ``codex --profile dragoman`` uses it.
+Codex: a ``[model_providers.dragoman]`` block in ``$CODEX_HOME/config.toml`` (default ``~/.codex``)
+and the ``dragoman`` profile that selects it; the key stays out of the files, in the variable named
+by ``env_key``. Codex's default provider is left alone: ``codex --profile dragoman`` uses dragoman.
+Since Codex 0.134.0 a profile is a file of its own, ``$CODEX_HOME/dragoman.config.toml`` (top-level
+keys layered over config.toml), and ``--profile dragoman`` refuses to run while config.toml still
+holds a legacy ``[profiles.dragoman]`` table: setup writes the file and takes such a table out
+(undo puts it back). Older Codex versions: ``dragoman codex`` works with every version.
 
 How files are merged, backed up and restored: proxy/commands/dotfiles.py.
 """
@@ -37,8 +41,9 @@ def _claude_dir() -> tuple[Path, Path]:
     return Path.home() / ".claude" / "settings.json", Path.home() / ".claude.json"
 
 
-def codex_config_file() -> Path:
-    return Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex") / "config.toml"
+def codex_config_file(name: str = "config") -> Path:
+    """$CODEX_HOME/config.toml, or a profile's file ($CODEX_HOME/NAME.config.toml)."""
+    return Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex") / f"{name}.toml"
 
 
 def claude_settings_file() -> Path:
@@ -59,16 +64,18 @@ def claude_code_edits(config: Config | None) -> list[Edit]:
 
 
 def codex_edits(config: Config | None) -> list[Edit]:
-    values: dict[tuple[str, ...], object] = {}
+    provider: dict[tuple[str, ...], object] = {}
+    profile: dict[tuple[str, ...], object] = {}
     if config is not None:
-        provider = ("model_providers", "dragoman")
-        values = {(*provider, "name"): "dragoman", (*provider, "base_url"): base_url(config) + "/v1",
-                  (*provider, "env_key"): CODEX_ENV_KEY, (*provider, "wire_api"): "responses",
-                  ("profiles", "dragoman", "model_provider"): "dragoman"}
+        table = ("model_providers", "dragoman")
+        provider = {(*table, "name"): "dragoman", (*table, "base_url"): base_url(config) + "/v1",
+                    (*table, "env_key"): CODEX_ENV_KEY, (*table, "wire_api"): "responses"}
+        profile = {("model_provider",): "dragoman"}
         if (model := codex_model(config)) is not None:
-            values[("profiles", "dragoman", "model")] = model
-    owned = (("model_providers", "dragoman"), ("profiles", "dragoman"))
-    return [Edit(codex_config_file(), "toml", values, managed=owned)]
+            profile[("model",)] = model
+    return [Edit(codex_config_file(), "toml", provider, managed=(("model_providers", "dragoman"),),
+                 removed=(("profiles", "dragoman"),)),
+            Edit(codex_config_file("dragoman.config"), "toml", profile, managed=(("model_provider",), ("model",)))]
 
 
 def _claude_code_notes(config: Config, config_path: str) -> list[str]:
