@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy.app import create_app
+from proxy.commands.common import base_url
 from proxy.commands.launch import split_arguments
-from proxy.config import load_config
+from proxy.config import load_config, parse_config
 
 from tests.cli_support import clean_env, dragoman, dragoman_async, fake_clients, free_port, record
 
@@ -170,3 +171,14 @@ def test_start_reports_a_daemon_that_cannot_start(tmp_path: Path) -> None:
 ])
 def test_split_arguments(argv: list[str], ours: list[str], theirs: list[str]) -> None:
     assert split_arguments(argv) == (ours, theirs)
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "http://127.0.0.1:8082"), ("0.0.0.0", "http://127.0.0.1:8082"), ("::", "http://127.0.0.1:8082"),
+    ("::1", "http://[::1]:8082"), ("localhost", "http://localhost:8082"), ("10.0.0.5", "http://10.0.0.5:8082"),
+])
+def test_the_address_clients_use(host: str, url: str) -> None:
+    config = parse_config({"server": {"host": host}, "auth": {"api_keys": ["k"]},
+                           "providers": [{"name": "o", "protocol": "openai", "base_url": "http://x"}],
+                           "routes": [{"match": "*", "provider": "o"}]}, environ={})
+    assert base_url(config) == url
