@@ -16,10 +16,10 @@ from __future__ import annotations
 from ..app import describe
 from ..config import Config, Provider, Route
 from ..server import open_refusal
+from .common import is_glob
 
 __all__ = ["print_table", "warnings", "shadowed_by"]
 
-_WILDCARDS = frozenset("*?[")
 # flavors of hosted APIs that always want a key (ollama, vllm and generic servers may need none;
 # vertex authenticates with Google credentials)
 _KEYED_FLAVORS = frozenset({"azure", "gemini", "deepseek", "openrouter", "groq"})
@@ -54,8 +54,8 @@ def shadowed_by(earlier: Route, later: Route) -> bool:
     """True when ``earlier`` takes every request ``later`` could (the module docstring's test)."""
     if earlier.client not in (None, later.client) or earlier.conditional:
         return False
-    exact = not _WILDCARDS & set(later.match)
-    return earlier.match == "*" or earlier.match == later.match or (exact and earlier.matches(later.match))
+    return (earlier.match == "*" or earlier.match == later.match
+            or (not is_glob(later.match) and earlier.matches(later.match)))
 
 
 def _needs_key(provider: Provider) -> bool:

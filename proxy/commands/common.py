@@ -25,7 +25,7 @@ import aiohttp
 from ..config import Config, ConfigError, Route, load_config
 
 __all__ = ["load", "base_url", "client_key", "claude_model_env", "codex_model", "daemon_status", "is_ready",
-           "key_refused", "PLACEHOLDER_KEY", "CODEX_ENV_KEY", "FAMILIES"]
+           "key_refused", "is_glob", "PLACEHOLDER_KEY", "CODEX_ENV_KEY", "FAMILIES"]
 
 # Claude Code and Codex both insist on some key; with auth off dragoman accepts any.
 PLACEHOLDER_KEY = "dragoman"
@@ -58,8 +58,13 @@ def client_key(config: Config) -> str:
     return config.auth.api_keys[0] if config.auth.api_keys else PLACEHOLDER_KEY
 
 
+def is_glob(match: str) -> bool:
+    """A route's ``match`` with a wildcard (fnmatch's ``*``, ``?``, ``[``), not a model name."""
+    return bool(_WILDCARDS & set(match))
+
+
 def _exact(route: Route) -> bool:
-    return not route.conditional and not _WILDCARDS & set(route.match)
+    return not route.conditional and not is_glob(route.match)
 
 
 def claude_model_env(config: Config) -> dict[str, str]:

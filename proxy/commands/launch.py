@@ -1,11 +1,13 @@
 """``dragoman claude|codex [--start] [ARGS...]``: run the client against the configured dragoman.
 
-Nothing is written to disk: the client gets dragoman's address and key for this one run, from its
+No client file is written: the client gets dragoman's address and key for this one run, from its
 environment (Claude Code) or ``-c`` overrides (Codex, whose key travels in the variable its
 ``env_key`` names). ARGS go to the client unchanged and its exit code is returned. Before it
-starts, dragoman must answer ``GET /ready``; ``--start`` runs ``dragoman serve`` as a child for
-the session otherwise (in its own session, so the terminal's Ctrl-C, which Claude Code uses to
-interrupt a turn, does not reach it), stopped with SIGTERM afterwards.
+starts, dragoman must answer ``GET /ready`` and accept the config's key (the daemon reads its key
+from its own environment, so a mismatch would otherwise surface as the client's first 401).
+``--start`` runs ``dragoman serve`` as a child for the session when nothing answers (in its own
+session, so the terminal's Ctrl-C, which Claude Code uses to interrupt a turn, does not reach it;
+its output in a temporary log), stopped with SIGTERM afterwards.
 """
 
 from __future__ import annotations
