@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -210,6 +211,18 @@ class ProviderRef(_Model):
     model: str | None = None               # None: the route's model
 
 
+def _non_empty(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A list that must not be empty. Not ``Field(min_length=1)``: pydantic checks a tuple's length
+    on the items that validated, so one bad entry also drew "should have at least 1 item"; an
+    after-validator runs only once every item is valid."""
+    if not items:
+        raise ValueError("at least one entry is required")
+    return items
+
+
+_NonEmpty = AfterValidator(_non_empty)
+
+
 def _refs(value: Any) -> Any:
     """``provider: a``, ``provider: [a, {provider: b, model: m}]``: entries as ProviderRef input."""
     entries = value if isinstance(value, (list, tuple)) else [value]
@@ -223,7 +236,7 @@ class Route(_Model):
     match: str = Field(min_length=1)       # glob on the model the client asked for
     # the provider, or several tried in order: `provider: [a, b]`, or `provider: a` with
     # `fallbacks: [b]` (proxy/fallback.py says when the next is tried)
-    provider: _Refs = Field(min_length=1)
+    provider: Annotated[_Refs, _NonEmpty]
     fallbacks: _Refs = ()
     model: str | None = None               # None: the client's model name passes through
     max_tokens: int | None = Field(None, gt=0)          # ceiling on the client's max_tokens
@@ -271,8 +284,8 @@ class Config(_Model):
     responses_store: ResponsesStoreConfig = ResponsesStoreConfig()
     url_routing: UrlRoutingConfig = UrlRoutingConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
-    providers: tuple[Provider, ...] = Field(min_length=1)
-    routes: tuple[Route, ...] = Field(min_length=1)
+    providers: Annotated[tuple[Provider, ...], _NonEmpty]
+    routes: Annotated[tuple[Route, ...], _NonEmpty]
 
     @model_validator(mode="after")
     def _check_names(self) -> Config:
@@ -305,6 +318,11 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
+        if isinstance(exc, yaml.MarkedYAMLError):
+            # parsed from a string, the marks say "<unicode string>": name the file instead
+            for mark in (exc.context_mark, exc.problem_mark):
+                if mark is not None:
+                    mark.name = str(path)
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_config(raw, source=str(path), environ=environ)
 

@@ -153,10 +153,17 @@ class Upstream:
         """A GET with the provider's headers (its key), for model discovery: no redirect followed,
         aiohttp's own errors raised as they are. The caller bounds the time and releases the
         response. It takes no ``max_connections`` slot: one short request at start-up or reload."""
-        headers = self._headers if self.keys is None else {**self._headers, **self._auth(self.keys.order(None)[0])}
+        return await self.session.get(url, headers=await self.headers_with_key(), allow_redirects=False)
+
+    async def headers_with_key(self, key: str | None = None) -> dict[str, str]:
+        """The headers a request carries, with ``key`` (one of a pool; default: the provider's only
+        or first key) or Vertex's Google token: for the requests outside ``post`` (discovery, doctor)."""
+        headers = dict(self._headers)
+        if key is not None or self.keys is not None:
+            headers.update(self._auth(key if key is not None else self.provider.api_keys[0]))
         if self._google is not None:
-            headers = {**headers, "Authorization": f"Bearer {await self._google.token()}"}
-        return await self.session.get(url, headers=headers, allow_redirects=False)
+            headers["Authorization"] = f"Bearer {await self._google.token()}"
+        return headers
 
     async def _send(self, url: URL, body: bytes, headers: Mapping[str, str],
                     headers_timeout: float | None) -> aiohttp.ClientResponse:
