@@ -72,7 +72,7 @@ def dropped_options(body: dict[str, Any]) -> list[str]:
     """The options in ``body`` that ``to_messages_request`` leaves out without changing the answer."""
     text = body.get("text")
     values = {**body, "text.verbosity": text.get("verbosity") if isinstance(text, dict) else None}
-    if has_web_search(body.get("tools")):
+    if has_web_search(body):
         values.pop("max_tool_calls", None)  # it became the web search tool's max_uses
     dropped = [key for key in _DROPPED if values.get(key) is not None]
     if body.get("user") and body.get("safety_identifier"):
@@ -84,7 +84,7 @@ def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> tuple[d
     """Responses request body -> (Anthropic Messages request body for ``target``, hub tool name ->
     the client's tool, for answers that name the client's tools again)."""
     _refuse_unsupported(body)
-    tools, tool_map = to_anthropic_tools(body.get("tools"), body.get("max_tool_calls"))
+    tools, tool_map = to_anthropic_tools(body)
     system, turns = to_anthropic_turns(body.get("instructions"), body.get("input"))
     if not system and target.system_prompt:
         system = [{"type": "text", "text": target.system_prompt}]

@@ -10,6 +10,10 @@ choices rather than translations:
   Anthropic has no such tool, so each becomes a tool with one required string property ``input``;
   the description says to put the raw text there and, for a grammar format, carries the grammar
   definition so the model can follow it. Answers name the tool again through the ToolMap.
+- Tools come from ``tools`` and from ``additional_tools`` input items (Codex's newest models get
+  their tools that way, in the conversation, so tools can be added as it goes). Anthropic has one
+  tool list, so both are merged in order; an additional tool declared again (Codex re-sends the
+  whole input each turn) replaces the earlier definition of that name.
 - ``namespace`` tools are flattened: each inner tool becomes ``{namespace}__{name}`` (the form
   Anthropic clients know from MCP tools), its description prefixed with the namespace's.
 - Every hub name is shortened to 64 characters (converters.tool_names). Two tools with the same
@@ -34,12 +38,14 @@ from typing import Any
 from converters.errors import ConversionError
 from converters.tool_names import ClientTool, shorten_tool_name
 
-__all__ = ["WEB_SEARCH_TYPES", "hub_tool_name", "has_web_search", "to_anthropic_tools", "to_anthropic_tool_choice"]
+__all__ = ["WEB_SEARCH_TYPES", "ADDITIONAL_TOOLS", "hub_tool_name", "has_web_search", "declared_tools",
+           "to_anthropic_tools", "to_anthropic_tool_choice"]
 
 WEB_SEARCH_TYPES = frozenset({"web_search", "web_search_2025_08_26", "web_search_preview",
                               "web_search_preview_2025_03_11"})
 _WEB_SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search"}
 _LOCATION_FIELDS = ("city", "region", "country", "timezone")
+ADDITIONAL_TOOLS = "additional_tools"   # an input item that declares tools
 _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"}}
 _RAW_INPUT = "The tool's whole input as raw text, exactly as the tool reads it (not JSON)."
 
@@ -49,26 +55,38 @@ def hub_tool_name(name: str, namespace: str | None = None) -> str:
     return shorten_tool_name(f"{namespace}__{name}" if namespace else name)
 
 
-def has_web_search(tools: Any) -> bool:
-    return isinstance(tools, list) and any(isinstance(t, dict) and t.get("type") in WEB_SEARCH_TYPES for t in tools)
+def has_web_search(body: dict[str, Any]) -> bool:
+    return any(isinstance(t, dict) and t.get("type") in WEB_SEARCH_TYPES for _, t, _ in declared_tools(body))
 
 
-def to_anthropic_tools(tools: Any, max_tool_calls: Any) -> tuple[list[dict[str, Any]], dict[str, ClientTool]]:
-    """(Anthropic tools, hub name -> client tool) for a Responses request's ``tools``."""
-    if tools is None:
-        return [], {}
-    if not isinstance(tools, list):
+def declared_tools(body: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+    """(param, tool, declared in the input) for every tool of a Responses request: ``tools``, then
+    those of each ``additional_tools`` input item, in order. Malformed containers are a 400."""
+    tools, items = body.get("tools"), body.get("input")
+    if tools is not None and not isinstance(tools, list):
         raise ConversionError("tools must be a list", "tools")
+    found = [(f"tools.{i}", tool, False) for i, tool in enumerate(tools or ())]
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if isinstance(item, dict) and item.get("type") == ADDITIONAL_TOOLS:
+            more = item.get("tools")
+            if not isinstance(more, list):
+                raise ConversionError("an additional_tools item needs a list of tools", f"input.{i}.tools")
+            found += [(f"input.{i}.tools.{j}", tool, True) for j, tool in enumerate(more)]
+    return found
+
+
+def to_anthropic_tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, ClientTool]]:
+    """(Anthropic tools, hub name -> client tool) for a Responses request's tools."""
+    max_tool_calls = body.get("max_tool_calls")
     out: list[dict[str, Any]] = []
     tool_map: dict[str, ClientTool] = {}
-    for i, tool in enumerate(tools):
-        param = f"tools.{i}"
+    for param, tool, additional in declared_tools(body):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind in ("function", "custom"):
-            _add(out, tool_map, _client_tool(tool, None, "", param), param)
+            _add(out, tool_map, _client_tool(tool, None, "", param), param, additional)
         elif kind == "namespace":
             for converted in _namespace(tool, param):
-                _add(out, tool_map, converted, param)
+                _add(out, tool_map, converted, param, additional)
         elif kind in WEB_SEARCH_TYPES:
             if "web_search" in tool_map:
                 raise ConversionError("a tool named 'web_search' cannot be sent with the web_search tool",
@@ -84,11 +102,16 @@ def to_anthropic_tools(tools: Any, max_tool_calls: Any) -> tuple[list[dict[str, 
 
 
 def _add(out: list[dict[str, Any]], tool_map: dict[str, ClientTool],
-         converted: tuple[dict[str, Any], ClientTool], param: str) -> None:
+         converted: tuple[dict[str, Any], ClientTool], param: str, additional: bool) -> None:
     tool, client = converted
-    if any(t["name"] == tool["name"] for t in out):
-        raise ConversionError(f"two tools are named {tool['name']!r} (namespaced tools are named "
-                              "namespace__name)", f"{param}.name")
+    for n, earlier in enumerate(out):
+        if earlier["name"] == tool["name"]:
+            if not additional:
+                raise ConversionError(f"two tools are named {tool['name']!r} (namespaced tools are named "
+                                      "namespace__name)", f"{param}.name")
+            out[n] = tool   # declared again further on in the conversation: the newer definition
+            tool_map[tool["name"]] = client
+            return
     out.append(tool)
     tool_map[tool["name"]] = client
 

@@ -14,7 +14,8 @@ builds new dicts and never mutates its input. Item by item:
   who can read it (converters.thinking): the Anthropic signature dragoman wrapped, else the
   OpenAI encrypted content wrapped, else the synthetic signature. With no text and nothing
   encrypted it makes no block; an assistant turn with nothing but thinking is left out.
-- ``_DROPPED_ITEMS`` are dropped; ``item_reference`` and every other item type are refused.
+- ``_DROPPED_ITEMS`` are dropped; ``additional_tools`` items join the tool list
+  (converters.responses_tools); ``item_reference`` and every other item type are refused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import orjson
 from converters.errors import ConversionError
 from converters.media import document_block, image_block
 from converters.responses_items import partner_id
-from converters.responses_tools import hub_tool_name
+from converters.responses_tools import ADDITIONAL_TOOLS, hub_tool_name
 from converters.thinking import SYNTHETIC_SIGNATURE, anthropic_in_encrypted, signature_from_responses
 from converters.tool_names import anthropic_tool_id
 
@@ -84,8 +85,8 @@ def to_anthropic_turns(instructions: Any, items: Any) -> tuple[list[dict[str, An
             if not turns or turns[-1].role != "user":
                 turns.append(_Turn("user"))
             turns[-1].results.append(result)
-        elif kind in _DROPPED_ITEMS:
-            continue
+        elif kind in _DROPPED_ITEMS or kind == ADDITIONAL_TOOLS:
+            continue   # additional_tools: collected into the tool list (converters.responses_tools)
         elif kind == "item_reference":
             raise ConversionError("item_reference needs a stored response, and dragoman keeps none: "
                                   "send the item itself", f"{param}.type")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from converters.errors import ConversionError
+from converters.responses_tools import declared_tools
 from converters.token_count import count_tokens
 
 from .config import Route
@@ -141,15 +143,9 @@ def responses_facts(body: dict[str, Any]) -> Facts:
 
     def tools() -> tuple[tuple[str, str], ...]:
         found: list[tuple[str, str]] = []
-        for tool in body.get("tools") or ():
-            if not isinstance(tool, dict):
-                continue
-            kind = tool.get("type")
-            inner = tool.get("tools") if kind == "namespace" else None
-            for each in inner if isinstance(inner, list) else [tool]:
-                if isinstance(each, dict):
-                    found.append((str(each.get("name") or ""), _server_type(each.get("type"), custom="function")
-                                  if each.get("type") != "custom" else ""))
+        for each in _responses_tools(body):
+            found.append((str(each.get("name") or ""), _server_type(each.get("type"), custom="function")
+                          if each.get("type") != "custom" else ""))
         return tuple(found)
 
     return Facts(thinking, tools, lambda: _responses_tokens(body))
@@ -172,6 +168,21 @@ def _responses_tokens(body: dict[str, Any]) -> int:
         for key in ("arguments", "input", "output"):
             if isinstance(value := item.get(key), str):
                 texts.append({"type": "text", "text": value})
-    tools = [{"name": t.get("name"), "description": t.get("description"), "input_schema": t.get("parameters")}
-             for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"]
+    tools = [{"name": t.get("name"), "description": t.get("description"),
+              "input_schema": t.get("parameters") or t.get("format")}
+             for t in _responses_tools(body) if t.get("type") in ("function", "custom")]
     return count_tokens({"messages": [{"content": texts}], "tools": tools})
+
+
+def _responses_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every tool a Responses request declares (``tools`` and ``additional_tools`` input items),
+    a namespace's members in its place; anything malformed is left to the converter's 400."""
+    try:
+        declared = declared_tools(body)
+    except ConversionError:
+        return []
+    found: list[dict[str, Any]] = []
+    for _, tool, _ in declared:
+        inner = tool.get("tools") if isinstance(tool, dict) and tool.get("type") == "namespace" else None
+        found += [each for each in (inner if isinstance(inner, list) else [tool]) if isinstance(each, dict)]
+    return found

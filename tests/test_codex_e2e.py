@@ -64,8 +64,8 @@ class ChatModel:
     """An OpenAI-dialect reasoning model: reasoning, then an exec_command call (arguments in
     fragments); once the call's output is back, a final text quoting it."""
 
-    def __init__(self, proof: Path, token: str) -> None:
-        self.proof, self.token = proof, token
+    def __init__(self, proof: Path, token: str, code_mode: bool = False) -> None:
+        self.proof, self.token, self.code_mode = proof, token, code_mode
 
     def __call__(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", "m")
@@ -103,8 +103,8 @@ class AnthropicModel:
     """The same session from an Anthropic model: signed thinking, then a tool_use whose input
     streams as input_json_delta fragments; then text quoting the tool result."""
 
-    def __init__(self, proof: Path, token: str) -> None:
-        self.proof, self.token = proof, token
+    def __init__(self, proof: Path, token: str, code_mode: bool = False) -> None:
+        self.proof, self.token, self.code_mode = proof, token, code_mode
 
     def __call__(self, body: dict[str, Any]) -> Reply:
         messages = body.get("messages") or []
@@ -119,15 +119,19 @@ class AnthropicModel:
                        ("content_block_stop", {"type": "content_block_stop", "index": 0})]
             stop = "end_turn"
         else:
-            arguments = json.dumps({"cmd": command_for(self.proof, self.token)})
+            command = command_for(self.proof, self.token)
+            name, arguments = "exec_command", json.dumps({"cmd": command})
+            if self.code_mode:   # Codex's default model runs its tools from JavaScript given to a freeform tool
+                name = "functions__exec"
+                arguments = json.dumps({"input": f"const r = await tools.exec_command({{cmd: {json.dumps(command)}}});"
+                                                 "\ntext(r.output);"})
             half = len(arguments) // 2
             events += [
                 self._start(0, {"type": "thinking", "thinking": "", "signature": ""}),
                 self._delta(0, {"type": "thinking_delta", "thinking": THINKING}),
                 self._delta(0, {"type": "signature_delta", "signature": SIGNATURE}),
                 ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                self._start(1, {"type": "tool_use", "id": "toolu_" + secrets.token_hex(8), "name": "exec_command",
-                                "input": {}}),
+                self._start(1, {"type": "tool_use", "id": "toolu_" + secrets.token_hex(8), "name": name, "input": {}}),
                 self._delta(1, {"type": "input_json_delta", "partial_json": arguments[:half]}),
                 self._delta(1, {"type": "input_json_delta", "partial_json": arguments[half:]}),
                 ("content_block_stop", {"type": "content_block_stop", "index": 1})]
@@ -147,11 +151,13 @@ class AnthropicModel:
         return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
 
 
-async def run_codex(codex: str, base_url: str, project: Path, home: Path, *extra: str) -> tuple[int, str, str]:
+async def run_codex(codex: str, base_url: str, project: Path, home: Path, *extra: str,
+                    model: str | None = "gpt-5-codex") -> tuple[int, str, str]:
     env = {"HOME": str(home), "CODEX_HOME": str(home / ".codex"), "DRAGOMAN_API_KEY": API_KEY,
            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "NO_COLOR": "1"}
     (home / ".codex").mkdir(parents=True, exist_ok=True)
-    overrides = ['model="gpt-5-codex"', 'model_provider="dragoman"', 'model_providers.dragoman.name="dragoman"',
+    overrides = [f'model="{model}"'] if model else []
+    overrides += ['model_provider="dragoman"', 'model_providers.dragoman.name="dragoman"',
                  f'model_providers.dragoman.base_url="{base_url}/v1"', 'model_providers.dragoman.env_key="DRAGOMAN_API_KEY"',
                  'model_providers.dragoman.wire_api="responses"', "model_providers.dragoman.request_max_retries=0",
                  "model_providers.dragoman.stream_max_retries=0"]
@@ -255,3 +261,39 @@ async def test_codex_runs_a_command_through_dragoman_on_an_anthropic_provider(co
     assert second["thinking"] == {"type": "enabled", "budget_tokens": 8192}   # kept on in the tool loop
     result = second["messages"][-1]["content"][0]
     assert result["type"] == "tool_result" and f"wrote-{token}" in json.dumps(result)
+
+
+@pytest.mark.codex
+@pytest.mark.timeout(240)
+async def test_codex_default_model_gets_its_tools_from_the_conversation_on_an_anthropic_provider(
+        codex_bin: str, provider: MockProvider, start_dragoman, tmp_path: Path) -> None:
+    """With no model configured, Codex 0.171 asks for its default model and declares its tools in an
+    ``additional_tools`` input item: a freeform ``exec`` tool taking JavaScript that calls the others.
+    Claude gets them as tools and its call runs: Codex evaluates the script, which runs the command."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    token = secrets.token_hex(6)
+    provider.responder = AnthropicModel(project / "proof.txt", token, code_mode=True)
+    base_url = await start_dragoman(auth={"api_keys": [API_KEY]}, routes=[
+        {"match": "*", "provider": "claude", "model": "claude-sonnet-4-5", "client": "responses"}])
+    with capture_logs() as logs:
+        code, out, err = await run_codex(codex_bin, base_url, project, home, model=None)
+    report = (f"codex exited {code}; provider saw {len(provider.requests)} request(s)\n--- stdout ---\n{out[-4000:]}"
+              f"\n--- stderr ---\n{err[-4000:]}")
+    assert code == 0, report
+    assert (project / "proof.txt").read_text() == token, report
+    assert f"Done: the command said wrote-{token}." in out, report
+    assert_clean_access_log(logs)
+
+    first, second = provider.requests
+    assert not leaked(first) and not leaked(second)
+    tools = {tool["name"]: tool for tool in first["tools"]}
+    assert {"functions__exec", "functions__wait", "clock__sleep", "collaboration__spawn_agent"} <= set(tools)
+    assert tools["functions__exec"]["input_schema"]["required"] == ["input"]   # freeform: raw text in one field
+    assert "additional_tools" not in json.dumps(first["messages"])
+    call = [b for m in second["messages"] if m["role"] == "assistant" for b in m["content"] if b["type"] == "tool_use"]
+    assert [c["name"] for c in call] == ["functions__exec"] and "tools.exec_command" in call[0]["input"]["input"]
+    result = second["messages"][-1]["content"][0]
+    assert result["type"] == "tool_result" and result["tool_use_id"] == call[0]["id"]
+    assert f"wrote-{token}" in json.dumps(result["content"])

@@ -114,6 +114,53 @@ def test_codex_after_a_tool_call() -> None:
     assert set(out) == {"model", "max_tokens", "system", "messages", "tools", "tool_choice", "stream"}
 
 
+def test_codex_default_model_declares_its_tools_in_the_conversation() -> None:
+    """Codex 0.171 with no model set: no ``tools``, an ``additional_tools`` input item instead."""
+    body = codex("03_default_model_first_turn_request.json")
+    assert "tools" not in body and body["input"][0]["type"] == "additional_tools"
+    out, tool_map = convert_full(body)
+    names = [tool["name"] for tool in out["tools"]]
+    assert names == ["functions__exec", "functions__wait", "functions__request_user_input",
+                     "functions__request_user_input_async", "functions__send_message_to_user_async", "clock__sleep",
+                     "collaboration__followup_task", "collaboration__interrupt_agent", "collaboration__list_agents",
+                     "collaboration__send_message", "collaboration__spawn_agent", "collaboration__wait_agent"]
+    exec_tool = out["tools"][0]
+    assert exec_tool["input_schema"]["required"] == ["input"]
+    assert "Run JavaScript code" in exec_tool["description"] and "pragma_source" in exec_tool["description"]
+    assert tool_map["functions__exec"] == ClientTool("exec", "custom", "functions")
+    assert tool_map["clock__sleep"] == ClientTool("sleep", "function", "clock")
+    assert out["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert "additional_tools" not in json.dumps(out["messages"]) and "You are Codex" in json.dumps(out["system"])
+    assert [turn["role"] for turn in out["messages"]] == ["user"]
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 2048}   # effort low
+
+
+def test_codex_default_model_after_running_a_script() -> None:
+    body = codex("04_default_model_after_exec_request.json")
+    out, _ = convert_full(body)
+    script = body["input"][-2]["input"]
+    assert out["messages"][1]["content"] == [tool_use("call_1", "functions__exec", {"input": script})]
+    result = out["messages"][2]["content"][0]
+    assert (result["type"], result["tool_use_id"]) == ("tool_result", "call_1")
+    assert [part["text"] for part in result["content"]][0].startswith("Script completed")
+    assert "proof-of-exec" in result["content"][1]["text"]
+
+
+def test_additional_tools_join_the_tool_list_and_a_later_declaration_wins() -> None:
+    newer = {**WEATHER, "description": "Weather, newer"}
+    out, tool_map = convert_full({"model": "gpt-5", "tools": [WEATHER], "input": [
+        {"type": "additional_tools", "role": "developer", "tools": [
+            {"type": "namespace", "name": "crm", "description": "CRM", "tools": [{"type": "function", "name": "find"}]}]},
+        msg("user", "hi"),
+        {"type": "additional_tools", "role": "developer", "tools": [newer]}]})
+    assert [tool["name"] for tool in out["tools"]] == ["get_weather", "crm__find"]
+    assert out["tools"][0]["description"] == "Weather, newer"
+    assert set(tool_map) == {"get_weather", "crm__find"}
+    refused({"input": [{"type": "additional_tools", "tools": {"type": "function"}}, msg("user", "x")]}, "input.0.tools")
+    refused({"input": [{"type": "additional_tools", "tools": [{"type": "mcp"}]}, msg("user", "x")]},
+            "input.0.tools.0.type")
+
+
 def test_codex_replaying_reasoning() -> None:
     """Codex sends the reasoning item of the turn back (store: false), before the call it led to."""
     body = codex("02_after_tool_call_request.json")

@@ -26,7 +26,7 @@ from structlog.testing import capture_logs
 from converters.token_count import count_tokens
 from proxy import fallback
 from proxy.cli import main
-from proxy.conditions import Facts, anthropic_facts, openai_facts
+from proxy.conditions import Facts, anthropic_facts, openai_facts, responses_facts
 from proxy.config import ConfigError, parse_config
 from proxy.routing import candidates, resolve
 from tests.conftest import MockProvider, Reply, load_capture
@@ -141,6 +141,21 @@ def test_conditions_on_openai_requests() -> None:
     assert served_by(cfg, {**base, "web_search_options": {}}, "openai") == "b"
     long = {**base, "messages": [{"role": "user", "content": [{"type": "text", "text": "word " * 3000}]}]}
     assert served_by(cfg, long, "openai") == "c"
+
+
+def test_conditions_on_responses_requests_see_tools_declared_in_the_input() -> None:
+    cfg = config([{"match": "*", "tools_include": ["spawn_agent"], "provider": "a"},
+                  {"match": "*", "min_input_tokens": 5000, "provider": "b"},
+                  {"match": "*", "provider": "c"}], "a", "b", "c")
+    codex = json.loads((Path(__file__).parent / "fixtures" / "codex" / "03_default_model_first_turn_request.json")
+                       .read_text())["body"]
+    facts = responses_facts(codex)
+    assert {"spawn_agent", "exec", "sleep"} <= {name for name, _ in facts.tools}
+    assert resolve(cfg, codex["model"], "responses", facts).provider.name == "a"
+    without = {**codex, "input": codex["input"][1:]}   # the tools item taken out: only the size is left
+    assert responses_facts(without).tools == ()
+    assert resolve(cfg, codex["model"], "responses", responses_facts(without)).provider.name == "b"
+    assert responses_facts(codex).input_tokens > responses_facts(without).input_tokens + 3000   # the tools count too
 
 
 def test_all_conditions_of_a_route_must_hold() -> None:
