@@ -3,7 +3,8 @@
 The request goes upstream as the client sent it with only the route's model and the provider's
 auth and headers in place of the client's; on the Anthropic path dragoman's own thinking
 signatures are also removed (a real Anthropic upstream rejects them), the route's max_tokens
-ceiling applied, and the client's anthropic-version / anthropic-beta headers kept.
+ceiling applied. The client's protocol headers are kept (anthropic-version / anthropic-beta; on
+the OpenAI paths its betas and Codex's session headers), never its credentials.
 
 The answer goes back byte for byte, never re-encoded (so no ``response_model`` rename either),
 but checked on its way: a 2xx body that is not the dialect's JSON is a 502, and a stream is
@@ -32,7 +33,8 @@ from .routing import Target
 from .streams import stream_answer
 from .upstream import Upstream
 
-__all__ = ["anthropic_request", "model_request", "anthropic_headers", "without_synthetic_thinking", "respond"]
+__all__ = ["anthropic_request", "model_request", "anthropic_headers", "openai_headers", "without_synthetic_thinking",
+           "respond"]
 
 # The upstream's headers the client gets back; nothing else of them is relayed.
 _RELAYED_HEADERS = ("Content-Type", "Retry-After", "Retry-After-Ms", "X-Should-Retry")
@@ -83,6 +85,27 @@ def anthropic_headers(client: CIMultiDictProxy[str], provider: Provider) -> dict
                 betas.append(beta)
     if len(betas) > len(provider.anthropic_beta):
         headers["anthropic-beta"] = ",".join(betas)
+    return headers
+
+
+# The OpenAI-dialect protocol headers a client's own vendor would see: betas, and Codex's session
+# and turn headers (OpenAI routes a session's turns to a warm prompt cache by them; the Responses
+# "lite" shape of Codex's newest models is announced in one). Never the organisation or project
+# (they choose whose account the provider's key bills) nor anything carrying a credential.
+_OPENAI_HEADERS = frozenset({"openai-beta", "session_id", "session-id", "thread-id", "originator",
+                             "x-client-request-id"})
+_OPENAI_PREFIXES = ("x-openai-", "x-codex-")
+
+
+def openai_headers(client: CIMultiDictProxy[str], provider: Provider) -> dict[str, str]:
+    """The client's OpenAI protocol headers, for a Chat or Responses pass-through; the provider's
+    configured ``headers:`` win over them."""
+    configured = {name.lower() for name in provider.headers}
+    headers: dict[str, str] = {}
+    for name, value in client.items():
+        lower = name.lower()
+        if (lower in _OPENAI_HEADERS or lower.startswith(_OPENAI_PREFIXES)) and lower not in configured:
+            headers[lower] = value
     return headers
 
 

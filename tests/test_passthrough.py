@@ -165,7 +165,11 @@ async def test_openai_stream_is_relayed_byte_for_byte(provider: MockProvider, st
     request = load_fixture("openai-stream-tool-call.json")["request"]
     with capture_logs() as logs:
         status, headers, raw = await post(url + "/v1/chat/completions", {**request, "model": "my-app-model"},
-                                          {"Authorization": "Bearer client-key", "anthropic-beta": "x"})
+                                          {"Authorization": "Bearer client-key", "anthropic-beta": "x",
+                                           "OpenAI-Beta": "responses=v1", "session_id": "s-1", "originator": "codex_exec",
+                                           "x-openai-internal-codex-responses-lite": "true", "x-codex-window-id": "w:0",
+                                           "OpenAI-Organization": "org-someone-else", "OpenAI-Project": "proj_x",
+                                           "x-stainless-os": "Linux", "Cookie": "a=b"})
         line = await access_line(logs)
     assert status == 200 and headers["Content-Type"] == "text/event-stream; charset=utf-8"
     assert raw == fixture_body("openai-stream-tool-call.json")
@@ -174,6 +178,12 @@ async def test_openai_stream_is_relayed_byte_for_byte(provider: MockProvider, st
     sent_headers = {k.lower(): v for k, v in provider.headers[0].items()}
     assert sent_headers["authorization"] == f"Bearer {OPENAI_KEY}"
     assert "anthropic-beta" not in sent_headers and "x-api-key" not in sent_headers
+    # the client's OpenAI protocol headers go on, as they would to OpenAI; never whose account is billed
+    assert {k: sent_headers.get(k) for k in ("openai-beta", "session_id", "originator", "x-codex-window-id",
+                                             "x-openai-internal-codex-responses-lite")} == {
+        "openai-beta": "responses=v1", "session_id": "s-1", "originator": "codex_exec", "x-codex-window-id": "w:0",
+        "x-openai-internal-codex-responses-lite": "true"}
+    assert not {"openai-organization", "openai-project", "x-stainless-os", "cookie"} & set(sent_headers)
     assert (line["model"], line["upstream_model"], line["input_tokens"], line["output_tokens"]) == (
         "my-app-model", "gpt-4o-mini", 53, 15)
 

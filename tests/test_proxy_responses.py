@@ -138,6 +138,24 @@ async def test_responses_passthrough_stream_is_relayed_byte_for_byte(provider: M
     assert terminal(check_responses_stream(raw))["status"] == "completed"
 
 
+async def test_codex_passed_through_keeps_its_body_and_protocol_headers(provider: MockProvider, url: str) -> None:
+    """Codex's default-model request, as recorded, on a Responses provider: the body goes on with only
+    the model replaced, and its session and shape headers go with it (as to OpenAI itself)."""
+    recorded = json.loads((FIXTURES / "codex" / "03_default_model_first_turn_request.json").read_text())
+    provider.script(Reply.from_fixture("openai-responses-stream-plain-text.json"))
+    client_headers = {k: v for k, v in recorded["headers"].items()
+                      if k.lower() not in ("host", "content-length", "authorization", "accept-encoding")}
+    status, _, raw = await post(url, {**recorded["body"], "model": "via-responses"}, headers=client_headers,
+                                path="/v1/responses")
+    assert status == 200 and terminal(check_responses_stream(raw))["status"] == "completed"
+    assert provider.requests[0] == {**recorded["body"], "model": "gpt-5.2"}
+    sent = {k.lower(): v for k, v in provider.headers[0].items()}
+    for name in ("session-id", "thread-id", "originator", "x-client-request-id", "x-codex-window-id",
+                 "x-codex-turn-metadata", "x-codex-beta-features", "x-openai-internal-codex-responses-lite"):
+        assert sent[name] == recorded["headers"][name], name
+    assert sent["authorization"] == "Bearer sk-resp-key-0123456789"
+
+
 async def test_responses_passthrough_through_the_sdk(provider: MockProvider, url: str) -> None:
     provider.script(Reply.from_fixture("openai-responses-text.json"))
     async with sdk(url, strict=False) as client:   # the 2025 recording predates fields the SDK now requires

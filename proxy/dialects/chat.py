@@ -60,7 +60,7 @@ class ChatClient:
 
     def passthrough(self, raw: bytes, body: dict[str, Any], target: Target,
                     headers: CIMultiDictProxy[str]) -> tuple[bytes, dict[str, str]]:
-        return passthrough.model_request(raw, body, target), {}
+        return passthrough.model_request(raw, body, target), passthrough.openai_headers(headers, target.provider)
 
     def to_hub(self, raw: bytes, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], Reply]:
         route = target.route

@@ -84,10 +84,11 @@ class ResponsesClient:
     def passthrough(self, raw: bytes, body: dict[str, Any], target: Target,
                     headers: CIMultiDictProxy[str]) -> tuple[bytes, dict[str, str]]:
         items = self._history(body)
+        forwarded = passthrough.openai_headers(headers, target.provider)
         if items is None:  # no id, or the provider's own: it resolves it
-            return passthrough.model_request(raw, body, target), {}
+            return passthrough.model_request(raw, body, target), forwarded
         request = {k: v for k, v in body.items() if k != "previous_response_id"}
-        return orjson.dumps({**request, "model": target.upstream_model, "input": items}), {}
+        return orjson.dumps({**request, "model": target.upstream_model, "input": items}), forwarded
 
     def to_hub(self, raw: bytes, body: dict[str, Any], target: Target) -> tuple[dict[str, Any], Reply]:
         items = self._history(body)
