@@ -128,6 +128,10 @@ def test_one_table_routes_each_client_dialect_to_a_provider_that_serves_it() -> 
             resolve(config, "claude-opus-4-8", "openai").upstream_model) == ("anthropic", "claude-opus-4-8")
     assert resolve(config, "gpt-4o-mini", "openai").upstream_model == "claude-haiku-4-5"
     assert resolve(config, "gpt-4o-mini", "anthropic").upstream_model == "gpt-4o-mini"  # the "*" route
+    # Codex, under the name `dragoman codex` gives it and under its own default, gets Claude
+    for model in ("gpt-5-codex", "gpt-6.2-sol"):
+        codex = resolve(config, model, "responses")
+        assert (codex.provider.name, codex.upstream_model) == ("anthropic", "claude-sonnet-4-5")
 
 
 def test_route_client_setting_restricts_a_route() -> None:

@@ -73,7 +73,7 @@ def test_every_commented_route_example_in_config_yaml_parses(tmp_path: Path) -> 
     path = tmp_path / "config.yaml"
     path.write_text(text)
     config = load_config(path, environ={})
-    assert len(config.routes) == 7 + 5
+    assert len(config.routes) == 9 + 5
     assert config.routes[0].tools_include == ("web_search",)
     sonnet = config.routes[3]
     assert (sonnet.match, [ref.provider for ref in sonnet.chain]) == ("*sonnet*", ["openai", "anthropic"])
