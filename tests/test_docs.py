@@ -1,5 +1,6 @@
 """The configuration reference (docs/configuration.md) cannot drift from the config models: every
-field appears in its section's table with its default, and every documented key exists."""
+field appears in its section's table with its default, and every documented key exists. The
+README's routing example routes as its text says."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
-from proxy.config import CircuitBreaker, Config, Provider, ProviderRef, Route, Timeout
+from proxy.conditions import Facts
+from proxy.config import CircuitBreaker, Config, Provider, ProviderRef, Route, Timeout, parse_config
+from proxy.routing import resolve
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -95,3 +99,19 @@ def test_documented_literals_are_the_models_choices() -> None:
         line = next(line for line in doc.splitlines() if line.startswith(f"| `{key}` | {rows[section][key]}"))
         listed = set(re.findall(r"`([a-z_]+)`", line.split("|")[3]))
         assert choices - {None} <= listed, (key, choices, listed)
+
+
+def test_the_readme_routing_example_routes_as_it_says() -> None:
+    readme = (DOC.parent.parent / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"## Routing, in one example\n\n```yaml\n(.*?)```", readme, re.S)
+    assert found is not None
+    config = parse_config(yaml.safe_load(found.group(1)), environ={"OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b"})
+    sonnet = resolve(config, "claude-sonnet-4-5", "anthropic")
+    assert (sonnet.provider.name, sonnet.upstream_model) == ("openai", "gpt-4.1")
+    assert [(ref.provider, ref.model) for ref in sonnet.route.chain] == [
+        ("openai", None), ("claude", "claude-sonnet-4-5")]
+    search = Facts(lambda: False, lambda: (("web_search", "web_search_20250305"),), lambda: 0)
+    assert resolve(config, "claude-sonnet-4-5", "anthropic", search).provider.name == "claude"
+    for client in ("openai", "responses"):
+        served = resolve(config, "gpt-4o", client)
+        assert (served.provider.name, served.upstream_model) == ("claude", "claude-sonnet-4-5")
