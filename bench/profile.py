@@ -1,7 +1,7 @@
 """Where dragoman spends its CPU under the bench's load: py-spy on the dragoman process.
 
-    /work/venv/bin/pip install py-spy
-    /work/venv/bin/python bench/profile.py [--workload nonstream|stream|paced] [--seconds 10]
+    ./.venv/bin/pip install py-spy
+    ./.venv/bin/python bench/profile.py [--workload nonstream|stream|paced] [--seconds 10]
 
 Starts the mock upstream and dragoman exactly as bench/run.py does (same pinning, same 28 KB
 Claude Code body), drives one workload with the aiohttp load generator (wrk for nonstream/stream
@@ -69,7 +69,7 @@ def main() -> int:
     args = parser.parse_args()
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not os.path.exists(pyspy):
-        print("py-spy not found: /work/venv/bin/pip install py-spy", file=sys.stderr)
+        print("py-spy not found: ./.venv/bin/pip install py-spy", file=sys.stderr)
         return 2
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -30,18 +30,19 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
     def add(name: str, value: Any, target: str, ok: bool) -> None:
         rows.append({"goal": name, "measured": value, "target": target, "met": bool(ok)})
 
+    # the project's current goals: 0.6x the pass-through's throughput, 1.3x its CPU per paced stream
     for kind in ("nonstream", "stream"):
         ratio = tp[kind]["dragoman"]["rps_median"] / tp[kind]["passthrough"]["rps_median"]
-        add(f"throughput {kind} (dragoman / pass-through req/s)", round(ratio, 3), ">= 0.8", ratio >= 0.8)
+        add(f"throughput {kind} (dragoman / pass-through req/s)", round(ratio, 3), ">= 0.6", ratio >= 0.6)
         cap = tp[kind]["dragoman"]["one_core_capacity_rps"] / tp[kind]["passthrough"]["one_core_capacity_rps"]
-        add(f"one-core capacity {kind} (1/cpu-per-req ratio)", round(cap, 3), ">= 0.8", cap >= 0.8)
+        add(f"one-core capacity {kind} (1/cpu-per-req ratio)", round(cap, 3), ">= 0.6", cap >= 0.6)
     for kind, key, label in (("nonstream", "p50_ms", "added p50 latency, non-stream"),
                              ("stream", "p50_ms", "added p50 latency, stream total"),
                              ("stream", "ttfb_p50_ms", "added TTFB p50"),
                              ("stream", "ttft_p50_ms", "added time-to-first-token p50")):
         d = lat[kind][f"dragoman_minus_passthrough_{key}"]
         add(f"{label} (dragoman - pass-through, paired, ms)", d, "<= 0.3", d <= 0.3)
-    add("CPU per streamed response (dragoman / pass-through)", cpu["ratio"], "<= 1.5", cpu["ratio"] <= 1.5)
+    add("CPU per streamed response (dragoman / pass-through)", cpu["ratio"], "<= 1.3", cpu["ratio"] <= 1.3)
     add("KB per open stream (dragoman)", mem["kb_per_stream"], "<= 100", mem["kb_per_stream"] <= 100)
     add("RSS with 1,000 open streams (dragoman, MB)", round(mem["rss_open_kb"] / 1024, 1), "< 150",
         mem["rss_open_kb"] < 150 * 1024 and mem["opened"] == mem["streams"])

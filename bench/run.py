@@ -1,6 +1,6 @@
 """dragoman's performance bench: one command, three processes, measured in one interleaved run.
 
-    /work/venv/bin/python bench/run.py [--quick] [--loadgen auto|aiohttp|wrk] [--out bench/results.json]
+    ./.venv/bin/python bench/run.py [--quick] [--loadgen auto|aiohttp|wrk] [--out bench/results.json]
 
 Starts the mock provider (bench/mock_upstream.py), the plain pass-through (bench/passthrough.py)
 and dragoman (``python -m proxy serve`` with a temporary config pointed at the mock), each its own

@@ -1,6 +1,6 @@
 """Calibration report for converters.token_count: estimate vs a real BPE tokenizer (o200k_base).
 
-Run:  /work/venv/bin/python bench/token_count_accuracy.py   (needs `pip install bpe-openai`)
+Run:  ./.venv/bin/python bench/token_count_accuracy.py   (needs `pip install bpe-openai`)
 
 The reference is count_tokens() itself with its text estimator swapped for o200k_base, so both
 sides see exactly the same text and the same fixed per-message / per-tool / image costs: the
