@@ -25,7 +25,8 @@ from typing import Any
 
 from converters.errors import ConversionError
 
-__all__ = ["JSON_INSTRUCTION", "anthropic_max_tokens", "anthropic_sampling", "anthropic_user_id"]
+__all__ = ["JSON_INSTRUCTION", "anthropic_max_tokens", "anthropic_sampling", "anthropic_user_id", "anthropic_metadata",
+           "valid_anthropic_turns"]
 
 JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else: no prose, no code fences."
 _PERSONAL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|\+?[\d\s().-]{7,}")
@@ -68,3 +69,23 @@ def anthropic_user_id(user: str) -> str:
     if _PERSONAL.fullmatch(user):
         return "sha256-" + hashlib.sha256(user.encode()).hexdigest()[:32]
     return user
+
+
+def anthropic_metadata(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``metadata`` from an OpenAI request's ``user`` (or ``safety_identifier``; ``user`` wins)."""
+    user = body.get("user") or body.get("safety_identifier")
+    return {"user_id": anthropic_user_id(user)} if isinstance(user, str) and user else None
+
+
+def valid_anthropic_turns(turns: list[dict[str, Any]], param: str) -> list[dict[str, Any]]:
+    """Turns Anthropic accepts, from turns already merged by role: a leading assistant turn gets a
+    "." user turn before it (Anthropic wants the user first), and a final assistant text (a
+    prefill) loses its trailing whitespace, which Anthropic rejects. None at all is a 400."""
+    if not turns:
+        raise ConversionError(f"{param} must contain a user or assistant message", param)
+    if turns[0]["role"] == "assistant":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
+    final = turns[-1]["content"]
+    if turns[-1]["role"] == "assistant" and final[-1]["type"] == "text":
+        final[-1] = {**final[-1], "text": final[-1]["text"].rstrip()}
+    return turns

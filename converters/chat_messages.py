@@ -29,13 +29,14 @@ from typing import Any
 import orjson
 
 from converters.errors import ConversionError
-from converters.media import document_source, document_text, image_url
+from converters.media import document_source, document_text, image_url, said_as_text
 from converters.tool_names import shorten_tool_name
 
-__all__ = ["ConversionError", "SERVER_TOOL_BLOCKS", "to_chat_messages"]
+__all__ = ["ConversionError", "SERVER_TOOL_BLOCKS", "EMPTY_TOOL_RESULT", "TOOL_ERROR_PREFIX", "to_chat_messages",
+           "without_billing_header", "tool_call_parts"]
 
-_EMPTY_TOOL_RESULT = "(empty result)"
-_TOOL_ERROR_PREFIX = "[tool error] "
+EMPTY_TOOL_RESULT = "(empty result)"
+TOOL_ERROR_PREFIX = "[tool error] "
 _IMAGE_BELOW = "[image attached below]"
 _DOCUMENT_BELOW = "[document attached below]"
 _OPENAI_FILE_INPUTS = "https://developers.openai.com/api/docs/guides/file-inputs"
@@ -62,7 +63,7 @@ def to_chat_messages(body: dict[str, Any], reasoning_passback: bool = False,
     ``file_parts``: the target reads PDFs as Chat ``file`` content parts.
     """
     out: list[dict[str, Any]] = []
-    system = _text_of(_without_billing_header(body.get("system")), "\n\n")
+    system = _text_of(without_billing_header(body.get("system")), "\n\n")
     if system:
         out.append({"role": "system", "content": system})
     for i, message in enumerate(body.get("messages") or ()):
@@ -84,7 +85,7 @@ def to_chat_messages(body: dict[str, Any], reasoning_passback: bool = False,
     return out
 
 
-def _without_billing_header(system: Any) -> Any:
+def without_billing_header(system: Any) -> Any:
     """Claude Code opens its system prompt with an ``x-anthropic-billing-header`` block whose hash
     changes on every run. It means nothing to other providers, and as the first bytes of the
     prompt it would defeat their automatic prefix caching (OpenAI, DeepSeek) for every session.
@@ -151,13 +152,8 @@ def _content_part(block: dict[str, Any], param: str, file_parts: bool, where: st
         if (found := document_source(block, f"{param}.source")) is not None:
             return _file_part(found, param, file_parts)
         text = document_text(block)
-    elif kind == "search_result":
-        text = _search_result_text(block)
-    elif kind == "tool_reference" and where == "a tool result":
-        # Tool search: the result loads a deferred tool. Other providers get every tool up front
-        # (defer_loading is not forwarded), so the reference only needs saying.
-        name = block.get("tool_name")
-        text = f"[tool {name} loaded]" if isinstance(name, str) and name else None
+    elif (said := said_as_text(block, where == "a tool result")) is not None:
+        text = said
     else:
         raise ConversionError(f"content block type {kind!r} in {where} cannot be sent to this provider "
                               "(it has no OpenAI Chat form)", param)
@@ -177,15 +173,6 @@ def _file_part(found: tuple[str, str], param: str, file_parts: bool) -> dict[str
         raise ConversionError("only PDF documents can be sent as files to an OpenAI-compatible provider",
                               f"{param}.source.media_type")
     return {"type": "file", "file": {"filename": filename, "file_data": url}}
-
-
-def _search_result_text(block: dict[str, Any]) -> str:
-    """A search result as the model would read it: title, source, then its text."""
-    title, source = block.get("title"), block.get("source")
-    head = [f"Search result: {title}" if isinstance(title, str) and title.strip() else "Search result",
-            *([f"Source: {source}"] if isinstance(source, str) and source.strip() else ())]
-    text = _text_of(block.get("content"), "\n\n")
-    return "\n".join(head) + "\n\n" + text if text else "\n".join(head)
 
 
 def _tool_message(block: dict[str, Any], attachments: list[dict[str, Any]], param: str,
@@ -217,9 +204,9 @@ def _tool_message(block: dict[str, Any], attachments: list[dict[str, Any]], para
     if markers:
         text = "\n".join([text, *markers.values()]) if text.strip() else "\n".join(markers.values())
     elif not text.strip():
-        text = _EMPTY_TOOL_RESULT  # the result really had no content
+        text = EMPTY_TOOL_RESULT  # the result really had no content
     if block.get("is_error") is True:
-        text = _TOOL_ERROR_PREFIX + text
+        text = TOOL_ERROR_PREFIX + text
     return {"role": "tool", "tool_call_id": tool_use_id, "content": text}
 
 
@@ -258,18 +245,18 @@ def _assistant_turn(content: Any, param: str, reasoning_passback: bool = False) 
     return message
 
 
-def _tool_call(block: dict[str, Any], param: str) -> dict[str, Any]:
+def tool_call_parts(block: dict[str, Any], param: str) -> tuple[str, str, str]:
+    """A ``tool_use`` block's (id, function name as sent upstream, arguments as JSON text), for
+    either OpenAI dialect."""
     tool_id, name = block.get("id"), block.get("name")
     if not isinstance(tool_id, str) or not tool_id:
         raise ConversionError("tool_use needs an id", f"{param}.id")
     if not isinstance(name, str) or not name:
         raise ConversionError("tool_use needs a name", f"{param}.name")
     tool_input = block.get("input")
-    return {
-        "id": tool_id,
-        "type": "function",
-        "function": {
-            "name": shorten_tool_name(name),
-            "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode(),
-        },
-    }
+    return tool_id, shorten_tool_name(name), orjson.dumps(tool_input if tool_input is not None else {}).decode()
+
+
+def _tool_call(block: dict[str, Any], param: str) -> dict[str, Any]:
+    tool_id, name, arguments = tool_call_parts(block, param)
+    return {"id": tool_id, "type": "function", "function": {"name": name, "arguments": arguments}}

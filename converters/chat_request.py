@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_user_id
+from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_metadata
 from converters.errors import ConversionError
 from converters.chat_turns import to_anthropic_turns
 from converters.reasoning import anthropic_thinking
@@ -103,9 +103,8 @@ def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> dict[st
     out.update(anthropic_sampling(body, thinking=thinking is not None))
     if (stop := _stop(body.get("stop"))):
         out["stop_sequences"] = stop
-    user = body.get("user") or body.get("safety_identifier")
-    if isinstance(user, str) and user:
-        out["metadata"] = {"user_id": anthropic_user_id(user)}
+    if (metadata := anthropic_metadata(body)) is not None:
+        out["metadata"] = metadata
     if output_format is not None:
         out["output_config"] = {"format": output_format}
     if body.get("stream") is True:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 
+from converters.anthropic_options import valid_anthropic_turns
 from converters.errors import ConversionError
 from converters.media import document_block, image_block
-from converters.tool_names import anthropic_tool_id
+from converters.tool_names import anthropic_tool_id, call_arguments
 
 __all__ = ["to_anthropic_turns"]
 
@@ -52,14 +52,7 @@ def to_anthropic_turns(messages: Any) -> tuple[list[dict[str, Any]], list[dict[s
         else:
             raise ConversionError(f"unsupported message role {role!r}", f"{param}.role")
     _check_answered(open_calls)
-    if not turns:
-        raise ConversionError("messages must contain a user or assistant message", "messages")
-    if turns[0]["role"] == "assistant":
-        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
-    final = turns[-1]["content"]
-    if turns[-1]["role"] == "assistant" and final[-1]["type"] == "text":  # a prefill: Anthropic
-        final[-1] = {**final[-1], "text": final[-1]["text"].rstrip()}  # rejects trailing whitespace
-    return system, turns
+    return system, valid_anthropic_turns(turns, "messages")
 
 
 def _check_answered(open_calls: dict[str, tuple[str, str]]) -> None:
@@ -94,18 +87,8 @@ def _tool_use(call_id: Any, function: Any, param: str, open_calls: dict[str, tup
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or not name:
         raise ConversionError("a tool call needs a function name", f"{fparam}.name")
-    arguments = function.get("arguments")
-    tool_input: Any = None
-    if arguments is None or isinstance(arguments, str) and not arguments.strip():
-        tool_input = {}
-    elif isinstance(arguments, dict):
-        tool_input = arguments
-    elif isinstance(arguments, str):
-        try:
-            tool_input = orjson.loads(arguments)
-        except orjson.JSONDecodeError:
-            pass
-    if not isinstance(tool_input, dict):
+    tool_input = call_arguments(function.get("arguments"))
+    if tool_input is None:
         raise ConversionError(f"the arguments of tool call {call_id!r} are not a JSON object",
                               f"{fparam}.arguments")
     tool_id = anthropic_tool_id(call_id)  # deterministic: the tool message's id maps the same way

@@ -1,10 +1,16 @@
-"""Images and documents between Anthropic blocks and the URL forms the OpenAI dialects use.
+"""Images, documents and other non-text blocks between Anthropic and the forms the OpenAI dialects use.
 
 OpenAI Chat (``image_url``, ``file`` parts) and the Responses API (``input_image``,
 ``input_file``) both name an image by an http(s) URL or a base64 data URL, and a PDF by a data
 URL; Anthropic uses ``image`` / ``document`` blocks with a base64 or URL ``source``. These
 functions are the one mapping each way; the dialect converters only put the result in their own
 part shape. Errors are ConversionErrors naming the field (a 400 for the client).
+
+Two Anthropic blocks have no OpenAI form and are said as text instead (``said_as_text``):
+``search_result`` blocks (title, source, then their text), and, in a tool result, the
+``tool_reference`` blocks tool search answers with (Claude Code's ToolSearch loads a deferred tool
+that way; other providers get every tool up front, since ``defer_loading`` is not forwarded, so the
+reference only needs saying).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 from converters.errors import ConversionError
 
 __all__ = [
-    "IMAGE_TYPES", "image_block", "document_block", "image_url", "document_source", "document_text",
+    "IMAGE_TYPES", "image_block", "document_block", "image_url", "document_source", "document_text", "said_as_text",
 ]
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})  # what Anthropic reads
@@ -108,6 +114,25 @@ def document_text(block: dict[str, Any]) -> str | None:
         texts = [b["text"] for b in content or () if isinstance(b, dict) and b.get("type") == "text"
                  and isinstance(b.get("text"), str) and b["text"].strip()] if isinstance(content, list) else []
         return "\n\n".join(texts) or None
+    return None
+
+
+def said_as_text(block: dict[str, Any], in_tool_result: bool) -> str | None:
+    """The text a ``search_result`` (or, in a tool result, a ``tool_reference``) block is sent as;
+    None for any other block."""
+    kind = block.get("type")
+    if kind == "search_result":
+        title, source = block.get("title"), block.get("source")
+        head = [f"Search result: {title}" if isinstance(title, str) and title.strip() else "Search result",
+                *([f"Source: {source}"] if isinstance(source, str) and source.strip() else ())]
+        content = block.get("content")
+        content = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        texts = [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text"
+                 and isinstance(b.get("text"), str) and b["text"].strip()] if isinstance(content, list) else []
+        return "\n".join(head) + ("\n\n" + "\n\n".join(texts) if texts else "")
+    if kind == "tool_reference" and in_tool_result:
+        name = block.get("tool_name")
+        return f"[tool {name} loaded]" if isinstance(name, str) and name else ""
     return None
 
 

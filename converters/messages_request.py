@@ -16,11 +16,11 @@ from converters.chat_messages import ConversionError, to_chat_messages
 from converters.gemini_schema import clean_gemini_schema
 from converters.identifiers import short_id
 from converters.reasoning import thinking_effort
+from converters.openai_options import openai_tool_choice, output_schema
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ChatTarget", "ConversionError", "to_chat_request"]
 
-_TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +63,11 @@ def to_chat_request(body: dict[str, Any], target: ChatTarget) -> dict[str, Any]:
         # With no tools, tool_choice is an upstream 400 ("tool_choice may only be specified while
         # providing tools"); Claude Code's web search sends exactly that (LiteLLM #25477).
         out["tools"] = tools
-        out.update(_tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}))
+        out.update(openai_tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in tools}, "chat"))
     if target.reasoning_effort and (effort := thinking_effort(body)) is not None:
         out["reasoning_effort"] = effort
-    if (response_format := _response_format(body)) is not None:
-        out["response_format"] = response_format
+    if (schema := output_schema(body)) is not None:
+        out["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}
     return out
 
 
@@ -99,37 +99,3 @@ def _tools(tools: Any, gemini_schemas: bool = False) -> list[dict[str, Any]]:
             function["parameters"] = schema if isinstance(schema, dict) else {"type": "object", "properties": {}}
         out.append({"type": "function", "function": function})
     return out
-
-
-def _tool_choice(choice: Any, names: set[str]) -> dict[str, Any]:
-    """``tool_choice`` / ``parallel_tool_calls`` for the request (only called when tools exist)."""
-    if isinstance(choice, str):  # lenient: Anthropic wants an object, some clients send a string
-        choice = {"type": choice}
-    if not isinstance(choice, dict):
-        return {}
-    out: dict[str, Any] = {}
-    kind = choice.get("type")
-    if kind in _TOOL_CHOICE:
-        out["tool_choice"] = _TOOL_CHOICE[kind]
-    elif kind == "tool" and isinstance(name := choice.get("name"), str):
-        # Forcing a tool that was dropped (a server tool) would be an upstream 400 ("Tool choice
-        # 'function' not found in 'tools'", raine/claude-code-proxy#10): leave the choice to the model.
-        if (short := shorten_tool_name(name)) in names:
-            out["tool_choice"] = {"type": "function", "function": {"name": short}}
-    if choice.get("disable_parallel_tool_use") is True and kind != "none":
-        out["parallel_tool_calls"] = False
-    return out
-
-
-def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
-    """``output_config.format`` (or the legacy top-level ``output_format``) -> ``response_format``."""
-    config = body.get("output_config")
-    spec = config.get("format") if isinstance(config, dict) else None
-    if spec is None:
-        spec = body.get("output_format")
-    if not isinstance(spec, dict) or spec.get("type") != "json_schema":
-        return None
-    schema = spec.get("schema")
-    if not isinstance(schema, dict):
-        return None
-    return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}

@@ -44,12 +44,12 @@ from converters.errors import ConversionError
 from converters.identifiers import short_id
 from converters.reasoning import thinking_effort
 from converters.responses_input import to_responses_input
+from converters.openai_options import openai_tool_choice, output_schema
 from converters.tool_names import shorten_tool_name
 
 __all__ = ["ResponsesTarget", "ConversionError", "to_responses_request"]
 
 _MIN_OUTPUT_TOKENS = 16
-_TOOL_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
 _LOCATION_FIELDS = ("city", "region", "country", "timezone")
 
 
@@ -82,14 +82,15 @@ def to_responses_request(body: dict[str, Any], target: ResponsesTarget) -> dict[
     tools, max_tool_calls = _tools(body.get("tools"))
     if tools:  # with no tools, a tool_choice is an upstream 400
         out["tools"] = tools
-        out.update(_tool_choice(body.get("tool_choice"), {t["name"] for t in tools if t["type"] == "function"}))
+        out.update(openai_tool_choice(body.get("tool_choice"), {t["name"] for t in tools if t["type"] == "function"},
+                                      "responses"))
         if max_tool_calls is not None:
             out["max_tool_calls"] = max_tool_calls
     if effort is not None:
         out["reasoning"] = {"effort": effort, "summary": "auto"}
         out["include"] = ["reasoning.encrypted_content"]
-    if (text_format := _text_format(body)) is not None:
-        out["text"] = {"format": text_format}
+    if (schema := output_schema(body)) is not None:
+        out["text"] = {"format": {"type": "json_schema", "name": "output", "schema": schema, "strict": True}}
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(user := metadata.get("user_id"), str) and user:
         out["safety_identifier"] = short_id(user)
@@ -156,32 +157,3 @@ def _web_search(tool: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     max_uses = tool.get("max_uses")
     valid = isinstance(max_uses, int) and not isinstance(max_uses, bool) and max_uses > 0
     return search, max_uses if valid else None
-
-
-def _tool_choice(choice: Any, names: set[str]) -> dict[str, Any]:
-    """``tool_choice`` / ``parallel_tool_calls`` for the request (only called when tools exist)."""
-    if isinstance(choice, str):  # lenient: Anthropic wants an object, some clients send a string
-        choice = {"type": choice}
-    if not isinstance(choice, dict):
-        return {}
-    out: dict[str, Any] = {}
-    kind = choice.get("type")
-    if kind in _TOOL_CHOICE:
-        out["tool_choice"] = _TOOL_CHOICE[kind]
-    elif kind == "tool" and isinstance(name := choice.get("name"), str):
-        if (short := shorten_tool_name(name)) in names:  # a dropped server tool: the model chooses
-            out["tool_choice"] = {"type": "function", "name": short}
-    if choice.get("disable_parallel_tool_use") is True and kind != "none":
-        out["parallel_tool_calls"] = False
-    return out
-
-
-def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
-    """``output_config.format`` (or the legacy top-level ``output_format``) -> ``text.format``."""
-    config = body.get("output_config")
-    spec = config.get("format") if isinstance(config, dict) else None
-    if spec is None:
-        spec = body.get("output_format")
-    if not isinstance(spec, dict) or spec.get("type") != "json_schema" or not isinstance(spec.get("schema"), dict):
-        return None
-    return {"type": "json_schema", "name": "output", "schema": spec["schema"], "strict": True}

@@ -28,13 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 
-from converters.chat_messages import _EMPTY_TOOL_RESULT, _TOOL_ERROR_PREFIX, _without_billing_header
+from converters.chat_messages import EMPTY_TOOL_RESULT, TOOL_ERROR_PREFIX, tool_call_parts, without_billing_header
 from converters.errors import ConversionError
-from converters.media import document_source, document_text, image_url
+from converters.media import document_source, document_text, image_url, said_as_text
 from converters.thinking import responses_in_signature
-from converters.tool_names import shorten_tool_name
 
 __all__ = ["to_responses_input"]
 
@@ -51,7 +49,7 @@ _DROPPED_BLOCKS = _SERVER_TOOL_BLOCKS | {"redacted_thinking"}
 
 def to_responses_input(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """(instructions, input items) for the request's system prompt and turns."""
-    instructions = _text_of(_without_billing_header(body.get("system")))
+    instructions = _text_of(without_billing_header(body.get("system")))
     items: list[dict[str, Any]] = []
     messages = body.get("messages")
     for i, message in enumerate(messages if isinstance(messages, list) else ()):
@@ -109,11 +107,11 @@ def _user_items(content: Any, param: str) -> list[dict[str, Any]]:
     return outputs
 
 
-def _media_part(block: dict[str, Any], param: str) -> dict[str, Any] | None:
-    """A text, image or document block as an input part (None for blank text)."""
+def _media_part(block: dict[str, Any], param: str, in_tool_result: bool = False) -> dict[str, Any] | None:
+    """A text, image or document block (or one said as text) as an input part (None for blank text)."""
     kind = block.get("type")
-    if kind == "text":
-        text = block.get("text")
+    if kind == "text" or (said := said_as_text(block, in_tool_result)) is not None:
+        text = block.get("text") if kind == "text" else said
         return _input_text(text) if isinstance(text, str) and text.strip() else None
     if kind == "image":
         return {"type": "input_image", "image_url": image_url(block, f"{param}.source"), "detail": "auto"}
@@ -136,7 +134,7 @@ def _function_call_output(block: dict[str, Any], param: str) -> dict[str, Any]:
     texts: list[str] = []
     media: list[dict[str, Any]] = []
     for k, part in _blocks(block.get("content")):
-        if (converted := _media_part(part, f"{param}.content.{k}")) is None:
+        if (converted := _media_part(part, f"{param}.content.{k}", in_tool_result=True)) is None:
             continue
         if converted["type"] == "input_text":
             texts.append(converted["text"])
@@ -144,9 +142,9 @@ def _function_call_output(block: dict[str, Any], param: str) -> dict[str, Any]:
             media.append(converted)
     text = "\n".join(texts)
     if not text.strip():
-        text = "" if media else _EMPTY_TOOL_RESULT
+        text = "" if media else EMPTY_TOOL_RESULT
     if block.get("is_error") is True:
-        text = _TOOL_ERROR_PREFIX + text
+        text = TOOL_ERROR_PREFIX + text
     output: str | list[dict[str, Any]] = [_input_text(text), *media] if text and media else media or text
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 
@@ -208,11 +206,5 @@ def _paired(items: list[dict[str, Any]], n: int) -> bool:
 
 
 def _function_call(block: dict[str, Any], param: str) -> dict[str, Any]:
-    tool_id, name = block.get("id"), block.get("name")
-    if not isinstance(tool_id, str) or not tool_id:
-        raise ConversionError("tool_use needs an id", f"{param}.id")
-    if not isinstance(name, str) or not name:
-        raise ConversionError("tool_use needs a name", f"{param}.name")
-    tool_input = block.get("input")
-    return {"type": "function_call", "call_id": tool_id, "name": shorten_tool_name(name),
-            "arguments": orjson.dumps(tool_input if tool_input is not None else {}).decode()}
+    tool_id, name, arguments = tool_call_parts(block, param)
+    return {"type": "function_call", "call_id": tool_id, "name": name, "arguments": arguments}

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_user_id
+from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_metadata
 from converters.chat_request import MessagesTarget
 from converters.errors import ConversionError
 from converters.reasoning import anthropic_thinking
@@ -111,9 +111,8 @@ def to_messages_request(body: dict[str, Any], target: MessagesTarget) -> tuple[d
     if thinking is not None:
         out["thinking"] = thinking
     out.update(anthropic_sampling(body, thinking=thinking is not None, keys=("temperature", "top_p")))
-    user = body.get("user") or body.get("safety_identifier")
-    if isinstance(user, str) and user:
-        out["metadata"] = {"user_id": anthropic_user_id(user)}
+    if (metadata := anthropic_metadata(body)) is not None:
+        out["metadata"] = metadata
     if output_format is not None:
         out["output_config"] = {"format": output_format}
     if body.get("stream") is True:

@@ -53,7 +53,7 @@ from converters.usage import empty_usage, responses_usage, usage_from_responses
 
 __all__ = [
     "to_responses_response", "to_messages_response", "responses_error", "responses_http_error",
-    "responses_error_code", "anthropic_error_type", "stop_from_responses", "reasoning_text",
+    "responses_error_code", "anthropic_error_type", "stop_from_responses", "reasoning_text", "message_text",
 ]
 
 _NO_NAMES: Mapping[str, str] = MappingProxyType({})
@@ -271,7 +271,7 @@ def to_messages_response(response: dict[str, Any], *, model: str,
     for n, item in enumerate(output):
         kind = item.get("type") if isinstance(item, dict) else None
         if kind == "message":
-            text = _message_text(item)
+            text = message_text(item)
             if text.strip():
                 blocks.append({"type": "text", "text": _separated("text", text, spoken)})
         elif kind == "reasoning":
@@ -304,7 +304,8 @@ def to_messages_response(response: dict[str, Any], *, model: str,
     }
 
 
-def _message_text(item: dict[str, Any]) -> str:
+def message_text(item: dict[str, Any]) -> str:
+    """A Responses message item's text: its output_text and refusal parts, joined."""
     parts = item.get("content")
     texts: list[str] = []
     for part in parts if isinstance(parts, list) else ():

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 
+from converters.anthropic_options import valid_anthropic_turns
 from converters.errors import ConversionError
 from converters.media import document_block, image_block
 from converters.responses_items import partner_id
 from converters.responses_tools import ADDITIONAL_TOOLS, hub_tool_name
 from converters.thinking import SYNTHETIC_SIGNATURE, anthropic_in_encrypted, signature_from_responses
-from converters.tool_names import anthropic_tool_id
+from converters.tool_names import anthropic_tool_id, call_arguments
 
 __all__ = ["to_anthropic_turns"]
 
@@ -136,14 +136,7 @@ def _finish(built: list[_Turn]) -> list[dict[str, Any]]:
             turns[-1]["content"].extend(content)  # our own lists: merging is safe
         else:
             turns.append({"role": turn.role, "content": content})
-    if not turns:
-        raise ConversionError("input must contain a user or assistant message", "input")
-    if turns[0]["role"] == "assistant":
-        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": "."}]})
-    final = turns[-1]["content"]
-    if turns[-1]["role"] == "assistant" and final[-1]["type"] == "text":  # a prefill: Anthropic
-        final[-1] = {**final[-1], "text": final[-1]["text"].rstrip()}  # rejects trailing whitespace
-    return turns
+    return valid_anthropic_turns(turns, "input")
 
 
 def _thinking(item: dict[str, Any], following: str) -> dict[str, Any] | None:
@@ -176,23 +169,14 @@ def _tool_use(item: dict[str, Any], param: str, open_calls: dict[str, str]) -> d
         raise ConversionError("a tool call needs a call_id", f"{param}.call_id")
     if not isinstance(name, str) or not name:
         raise ConversionError("a tool call needs a name", f"{param}.name")
-    tool_input: Any = None
+    tool_input: dict[str, Any] | None
     if item["type"] == "custom_tool_call":
         if not isinstance(raw := item.get("input"), str):
             raise ConversionError(f"the input of custom tool call {call_id!r} must be a string", f"{param}.input")
         tool_input = {"input": raw}
     else:
-        arguments = item.get("arguments")
-        if arguments is None or isinstance(arguments, str) and not arguments.strip():
-            tool_input = {}
-        elif isinstance(arguments, dict):
-            tool_input = arguments
-        elif isinstance(arguments, str):
-            try:
-                tool_input = orjson.loads(arguments)
-            except orjson.JSONDecodeError:
-                pass
-        if not isinstance(tool_input, dict):
+        tool_input = call_arguments(item.get("arguments"))
+        if tool_input is None:
             raise ConversionError(f"the arguments of tool call {call_id!r} are not a JSON object",
                                   f"{param}.arguments")
     tool_id = anthropic_tool_id(call_id)  # deterministic: the output's call_id maps the same way

@@ -1,4 +1,5 @@
-"""Tool names and tool-call ids that survive a round trip through an OpenAI-compatible upstream.
+"""Tool names and tool-call ids that survive a round trip through an OpenAI-compatible upstream,
+and the arguments of a call an OpenAI client sends back in its history.
 
 OpenAI caps function names at 64 characters; Anthropic tool ids must match ``^[a-zA-Z0-9_-]+$``.
 Both rewrites are deterministic, so the value a client echoes back maps again with no server state.
@@ -13,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 __all__ = [
     "MAX_TOOL_NAME", "shorten_tool_name", "restore_map", "anthropic_tool_id", "new_tool_id",
-    "ClientTool", "ToolMap",
+    "ClientTool", "ToolMap", "call_arguments",
 ]
 
 MAX_TOOL_NAME = 64
@@ -77,3 +80,16 @@ class ClientTool:
 # 64 characters like every hub name) -> the client's tool.
 ToolMap = Mapping[str, ClientTool]
 
+
+def call_arguments(arguments: Any) -> dict[str, Any] | None:
+    """A past tool call's arguments as Anthropic's ``input`` object, or None when they are not a
+    JSON object (a 400 for the caller to name). Empty or missing arguments are ``{}``; an object
+    already parsed (some clients send one) is kept. History is not repaired: the client sent it."""
+    if arguments is None or isinstance(arguments, str) and not arguments.strip():
+        return {}
+    if isinstance(arguments, str):
+        try:
+            arguments = orjson.loads(arguments)
+        except orjson.JSONDecodeError:
+            return None
+    return arguments if isinstance(arguments, dict) else None

@@ -36,7 +36,7 @@ import orjson
 
 from converters.messages_response import BLOCK_SEPARATOR
 from converters.responses_items import partner_id
-from converters.responses_response import anthropic_error_type, reasoning_text, stop_from_responses
+from converters.responses_response import anthropic_error_type, message_text, reasoning_text, stop_from_responses
 from converters.thinking import SYNTHETIC_SIGNATURE, signature_from_responses
 from converters.tool_names import anthropic_tool_id
 from converters.usage import usage_from_responses
@@ -183,7 +183,7 @@ class ResponsesEventDecoder:
         if item is None:
             return
         if item.kind == "message":
-            text = _message_text(data)
+            text = message_text(data)
             if len(text) > item.said:
                 self._text(item, text[item.said:], out)
         elif item.kind == "reasoning":
@@ -294,17 +294,6 @@ class ResponsesEventDecoder:
         else:
             out.append(BlockDelta("json", fragment))
         item.said += len(fragment)
-
-
-def _message_text(item: dict[str, Any]) -> str:
-    parts = item.get("content")
-    texts: list[str] = []
-    for part in parts if isinstance(parts, list) else ():
-        if isinstance(part, dict):
-            value = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
-            if isinstance(value, str):
-                texts.append(value)
-    return "".join(texts)
 
 
 def _failure(error: Any) -> StreamFailure:

@@ -62,11 +62,13 @@ def require_claude() -> str:
 
 
 class ScriptedModel:
-    """An OpenAI-dialect model: a Write tool call first, a final text once the tool result is back."""
+    """An OpenAI-dialect model: a Write tool call first, a final text once the tool result is back.
+    With ``tool_search``, it first loads a deferred tool through Claude Code's ToolSearch."""
 
-    def __init__(self, file_path: Path, content: str) -> None:
+    def __init__(self, file_path: Path, content: str, tool_search: bool = False) -> None:
         self.file_path = file_path
         self.content = content
+        self.tool_search = tool_search
         self._n = 0
 
     def _chunk(self, model: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -82,20 +84,23 @@ class ScriptedModel:
         model = body.get("model", "unknown")
         messages = body.get("messages") or []
         last_role = messages[-1].get("role") if messages else None
-        if body.get("tools") and last_role != "tool":
+        results = [m for m in messages if m.get("role") == "tool"]
+        if self.tool_search and body.get("tools") and not results:
+            return self._tool_call(body, model, "ToolSearch", json.dumps({"query": "select:WebFetch"}))
+        if body.get("tools") and (last_role != "tool" or self.tool_search and len(results) == 1):
             return self._tool_call(body, model)
         text = FINAL_TEXT if last_role == "tool" else "OK."
         return self._text(body, model, text)
 
-    def _tool_call(self, body: dict[str, Any], model: str) -> Reply:
-        arguments = json.dumps({"file_path": str(self.file_path), "content": self.content})
+    def _tool_call(self, body: dict[str, Any], model: str, name: str = "Write", arguments: str = "") -> Reply:
+        arguments = arguments or json.dumps({"file_path": str(self.file_path), "content": self.content})
         third = len(arguments) // 3
         fragments = [arguments[:third], arguments[third:2 * third], arguments[2 * third:]]
         call_id = f"call_e2e{secrets.token_hex(6)}"
         if not body.get("stream"):
             message = {"role": "assistant", "content": "I'll create the file.",
                        "tool_calls": [{"id": call_id, "type": "function",
-                                       "function": {"name": "Write", "arguments": arguments}}]}
+                                       "function": {"name": name, "arguments": arguments}}]}
             return self._json(model, message, "tool_calls")
         half = len(THINKING) // 2
         chunks = [
@@ -107,7 +112,7 @@ class ScriptedModel:
             self._chunk(model, [{"index": 0, "delta": {"content": "the file."}, "finish_reason": None}]),
             self._chunk(model, [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
                 {"index": 0, "id": call_id, "type": "function",
-                 "function": {"name": "Write", "arguments": fragments[0]}}]}}]),
+                 "function": {"name": name, "arguments": fragments[0]}}]}}]),
             *(self._chunk(model, [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
                 {"index": 0, "function": {"arguments": fragment}}]}}]) for fragment in fragments[1:]),
             self._chunk(model, [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]),
@@ -242,6 +247,32 @@ def assert_success(events: list[dict[str, Any]], report: str) -> None:
     assert FINAL_TEXT in (results[-1].get("result") or ""), report
 
 
+@pytest.mark.claude_code
+@pytest.mark.timeout(180)
+async def test_claude_code_loads_a_deferred_tool_through_tool_search(claude_bin: str, provider: MockProvider,
+                                                                     start_dragoman, tmp_path: Path) -> None:
+    """Claude Code's ToolSearch answers with a tool_reference block: on a Chat provider it is said
+    as text in the role:tool message, the loaded tool joins the functions, and the session goes on."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}), encoding="utf-8")
+    target = project / "hello.txt"
+    content = f"hello after a tool search {secrets.token_hex(8)}\n"
+    provider.responder = ScriptedModel(target, content, tool_search=True)
+    base_url = await start_dragoman(auth={"api_keys": [API_KEY]})
+    code, events, report = await run_claude(claude_bin, base_url, project, home, provider)
+    assert code == 0, report
+    assert target.read_text(encoding="utf-8") == content, report
+    assert_success(events, report)
+    first, second = provider.requests[0], provider.requests[1]
+    assert "ToolSearch" in [tool["function"]["name"] for tool in first["tools"]], report
+    assert "WebFetch" not in [tool["function"]["name"] for tool in first["tools"]]
+    assert "WebFetch" in [tool["function"]["name"] for tool in second["tools"]], report   # loaded
+    search_result = [m for m in second["messages"] if m["role"] == "tool"][0]
+    assert tool_message_text(search_result) == "[tool WebFetch loaded]", search_result
+
+
 def check_chat_requests(provider: MockProvider, report: str) -> None:
     """What reached the Chat provider: streams only, the route's model, nothing Anthropic-only,
     Claude Code's tools as functions, and the tool result as a role:tool message."""
@@ -257,8 +288,8 @@ def check_chat_requests(provider: MockProvider, report: str) -> None:
 
     first = requests[0]
     names = [tool.get("function", {}).get("name") for tool in first.get("tools") or []]
-    assert "Write" in names, names
-    assert 15 <= len(names) <= 40, f"expected Claude Code's ~24 tools, got {len(names)}: {names}"
+    # Claude Code 2.1.332 sends a dozen tools up front and loads the rest on demand (ToolSearch)
+    assert {"Write", "Bash", "Read", "Edit"} <= set(names) and len(names) >= 8, names
     assert all(tool.get("type") == "function" for tool in first["tools"])
 
     second = requests[1]

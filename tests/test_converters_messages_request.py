@@ -1,6 +1,6 @@
 """converters.messages_request: Anthropic Messages request -> OpenAI Chat request.
 
-Real Claude Code 2.1.197 bodies (fixtures/claude-code) plus one hand-written case per rule.
+Real Claude Code bodies (2.1.197 and 2.1.332, fixtures/claude-code) plus one hand-written case per rule.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TARGET = ChatTarget(model="gpt-test")
 ANTHROPIC_ONLY_KEYS = ("cache_control", "context_management", "output_config", "thinking", "defer_loading")
 CAPTURES = ("01_main_first_request", "02_main_tool_result_followup", "03_side_title_generation",
-            "04_parallel_tool_results_followup", "06_haiku_model_request")
+            "04_parallel_tool_results_followup", "06_haiku_model_request", "08_v2_1_332_first_request",
+            "09_v2_1_332_tool_search_followup")
 
 
 def capture(name: str) -> dict[str, Any]:
@@ -51,6 +52,24 @@ def convert(messages: list[dict[str, Any]], target: ChatTarget = TARGET, **field
 
 
 # --- real Claude Code captures -------------------------------------------------------------------
+
+
+def test_claude_code_2_1_332_tool_search_on_a_chat_provider() -> None:
+    """Claude Code 2.1.332 loads deferred tools through its own ToolSearch: the result is a
+    tool_reference block, said as text; the loaded tool (defer_loading) is sent like any other."""
+    body = capture("09_v2_1_332_tool_search_followup")
+    out = to_chat_request(body, TARGET)
+    names = [tool["function"]["name"] for tool in out["tools"]]
+    assert names == [tool["name"] for tool in body["tools"]] and "WebFetch" in names
+    assert "defer_loading" not in orjson.dumps(out["tools"]).decode()
+    call_message, tool_message, after = out["messages"][-3:]
+    assert call_message["tool_calls"][0]["function"] == {
+        "name": "ToolSearch", "arguments": '{"query":"select:Grep,WebFetch,TodoWrite"}'}
+    assert tool_message == {"role": "tool", "tool_call_id": "toolu_01", "content": "[tool WebFetch loaded]"}
+    assert after == {"role": "user", "content": "Tool loaded."}
+    first = to_chat_request(capture("08_v2_1_332_first_request"), ChatTarget(model="m", reasoning_effort=True))
+    assert first["reasoning_effort"] == "medium"   # thinking adaptive, output_config.effort medium
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "system"]
 
 
 def test_capture_system_first_and_role_system_message_kept_in_place() -> None:

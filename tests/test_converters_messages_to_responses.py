@@ -103,6 +103,27 @@ def test_claude_code_tool_result_followup() -> None:
                         "safety_identifier", "prompt_cache_key", "store", "stream"}  # no context_management, no output_config
 
 
+def test_claude_code_2_1_332_tool_search_on_a_responses_provider() -> None:
+    body = load_capture("09_v2_1_332_tool_search_followup.json")["request"]["body"]
+    out = convert(body, model="gpt-5")
+    assert "WebFetch" in [tool["name"] for tool in out["tools"]] and "defer_loading" not in json.dumps(out)
+    call, output, after = out["input"][-3:]
+    assert call == function_call("toolu_01", "ToolSearch", '{"query":"select:Grep,WebFetch,TodoWrite"}')
+    assert output == {"type": "function_call_output", "call_id": "toolu_01", "output": "[tool WebFetch loaded]"}
+    assert after == input_message("user", "Tool loaded.")
+
+
+def test_search_results_are_said_as_text_in_turns_and_tool_results() -> None:
+    found = {"type": "search_result", "title": "Docs", "source": "https://example.com/docs",
+             "content": [text("Use the v2 API."), text("  ")]}
+    out = convert(hub([user("look it up"), assistant([tool_use()]),
+                       user([tool_result([found, {"type": "tool_reference", "tool_name": "get_weather"}]), found])]))
+    said = "Search result: Docs\nSource: https://example.com/docs\n\nUse the v2 API."
+    assert out["input"][-2]["output"] == f"{said}\n[tool get_weather loaded]"
+    assert out["input"][-1] == input_message("user", said)
+    refused(hub([user([{"type": "tool_reference", "tool_name": "x"}])]), "messages.0.content.0.type")
+
+
 def test_prompt_cache_key_follows_the_claude_code_session() -> None:
     keys = {name: convert(load_capture(name)["request"]["body"])["prompt_cache_key"]
             for name in ("01_main_first_request.json", "02_main_tool_result_followup.json",
