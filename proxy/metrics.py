@@ -27,12 +27,13 @@ from .runtime import STATE
 __all__ = ["Metrics", "METRICS", "URL_PROVIDER", "metrics_handler"]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
-URL_PROVIDER = "url-routing"   # the one label of every URL-routed upstream
+URL_PROVIDER = "url-routing"
+_MAX_SERIES = 4096   # the one label of every URL-routed upstream
 
 
 class Metrics:
     __slots__ = ("registry", "requests", "duration", "ttfb", "tokens", "failures", "fallbacks", "reloads",
-                 "provider_up", "overloaded")
+                 "provider_up", "overloaded", "_series")
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -59,18 +60,26 @@ class Metrics:
                                  "breaker rests it", ["provider"], registry=self.registry, multiprocess_mode="livemin")
         self.overloaded = Counter("dragoman_overloaded_total", "Requests refused at server.max_concurrent_requests",
                                   registry=self.registry)
+        # each request's series, looked up once: labels() costs a lock and a tuple per call, and the
+        # label sets are few (paths, statuses and outcomes are fixed; providers come from the config)
+        self._series: dict[tuple[str, int, str, str], _Series] = {}
 
     def observe(self, path: str, status: int, provider: str | None, outcome: str | None, seconds: float,
                 ttfb_ms: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
-        provider = _label(provider)
-        self.requests.labels(path, str(status), provider, outcome or "ok").inc()
-        self.duration.labels(path, provider).observe(seconds)
+        key = (path, status, provider or "", outcome or "ok")
+        series = self._series.get(key)
+        if series is None:
+            if len(self._series) >= _MAX_SERIES:   # reloads renamed providers many times over
+                self._series.clear()
+            series = self._series[key] = _Series(self, path, status, _label(provider), key[3])
+        series.requests.inc()
+        series.duration.observe(seconds)
         if ttfb_ms is not None:
-            self.ttfb.labels(path, provider).observe(ttfb_ms / 1e3)
+            series.ttfb().observe(ttfb_ms / 1e3)
         if input_tokens:
-            self.tokens.labels(provider, "input").inc(input_tokens)
+            series.tokens("input").inc(input_tokens)
         if output_tokens:
-            self.tokens.labels(provider, "output").inc(output_tokens)
+            series.tokens("output").inc(output_tokens)
 
     def upstream_failure(self, provider: str, phase: str) -> None:
         self.failures.labels(_label(provider), phase).inc()
@@ -81,6 +90,31 @@ class Metrics:
     def available(self, provider: str, up: bool) -> None:
         if not provider.startswith("url:"):   # a client-named host: its health is not the operator's
             self.provider_up.labels(provider).set(1 if up else 0)
+
+
+class _Series:
+    """One (path, status, provider, outcome)'s metric children; the optional ones made on first
+    use, so a series appears only once it has something to say (as with labels() each time)."""
+
+    __slots__ = ("_metrics", "_path", "_provider", "requests", "duration", "_ttfb", "_tokens")
+
+    def __init__(self, metrics: Metrics, path: str, status: int, provider: str, outcome: str) -> None:
+        self._metrics, self._path, self._provider = metrics, path, provider
+        self.requests = metrics.requests.labels(path, str(status), provider, outcome)
+        self.duration = metrics.duration.labels(path, provider)
+        self._ttfb: Histogram | None = None
+        self._tokens: dict[str, Counter] = {}
+
+    def ttfb(self) -> Histogram:
+        if self._ttfb is None:
+            self._ttfb = self._metrics.ttfb.labels(self._path, self._provider)
+        return self._ttfb
+
+    def tokens(self, direction: str) -> Counter:
+        child = self._tokens.get(direction)
+        if child is None:
+            child = self._tokens[direction] = self._metrics.tokens.labels(self._provider, direction)
+        return child
 
 
 def _label(provider: str | None) -> str:
