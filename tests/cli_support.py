@@ -26,6 +26,9 @@ if os.environ.get("FAKE_PROBE"):
         record["probe"] = [response.status, json.loads(response.read())]
 with open(os.environ["FAKE_RECORD"], "w") as stream:
     json.dump(record, stream)
+if os.environ.get("FAKE_SLEEP"):
+    import time
+    time.sleep(float(os.environ["FAKE_SLEEP"]))
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 """
 

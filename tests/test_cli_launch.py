@@ -3,7 +3,13 @@ its arguments and exit code passed through; a stopped daemon is reported, or sta
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +20,7 @@ from proxy.commands.common import base_url
 from proxy.commands.launch import split_arguments
 from proxy.config import load_config, parse_config
 
-from tests.cli_support import clean_env, dragoman, dragoman_async, fake_clients, free_port, record
+from tests.cli_support import ROOT, clean_env, dragoman, dragoman_async, fake_clients, free_port, record
 
 
 def write_config(tmp_path: Path, port: int, auth: str = '["${DRAGOMAN_API_KEY}"]', extra_routes: str = "") -> Path:
@@ -128,6 +134,32 @@ def test_start_runs_a_real_daemon_for_the_session_and_stops_it(tmp_path: Path) -
     assert refused(port)     # stopped
     log = lines[0].split("(log: ")[1].rstrip(")")
     assert not Path(log).exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_the_session_daemon_goes_when_the_launcher_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the launcher no chance to stop its daemon: the kernel's parent-death signal
+    drains it instead, so no stray dragoman keeps the port."""
+    port = free_port()
+    write_config(tmp_path, port)
+    fake_clients(tmp_path / "bin", "claude")
+    env = {**clean_env(tmp_path, tmp_path / "bin", DRAGOMAN_API_KEY="k", FAKE_SLEEP="60"), "PYTHONPATH": str(ROOT)}
+    launcher = subprocess.Popen([sys.executable, "-m", "proxy", "claude", "--start"], cwd=tmp_path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while refused(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not refused(port), "the session's dragoman never listened"
+        launcher.kill()
+        launcher.wait(10)
+        deadline = time.monotonic() + 15
+        while not refused(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert refused(port), "the session's dragoman outlived its launcher"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)   # the fake client, if still asleep
 
 
 def test_start_keeps_the_log_when_the_client_failed(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ its output in a temporary log), stopped with SIGTERM afterwards.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import shutil
@@ -40,6 +41,7 @@ from .common import (
 __all__ = ["run", "CLIENTS", "claude_environment", "codex_arguments", "split_arguments"]
 
 _START_TIMEOUT = 30.0   # seconds for the child daemon to answer /ready
+_PR_SET_PDEATHSIG = 1   # prctl(2)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,13 @@ def _run_client(argv: list[str], env: dict[str, str]) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _drain_when_orphaned() -> None:
+    """In the session daemon's child, before exec: on Linux, the kernel sends it SIGTERM (a drain)
+    when the launcher dies, even by SIGKILL, which leaves no chance to stop it in ``finally``."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class _Daemon:
     """``dragoman serve`` as a child for one client session; its output goes to a log file."""
 
@@ -162,7 +171,7 @@ class _Daemon:
         with os.fdopen(fd, "wb") as log:
             process = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--config", config_path],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+                                       start_new_session=True, preexec_fn=_drain_when_orphaned)
         daemon = cls(process, Path(name), config.server.shutdown_timeout)
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline:
