@@ -26,7 +26,7 @@ from typing import Any
 from converters.errors import ConversionError
 
 __all__ = ["JSON_INSTRUCTION", "anthropic_max_tokens", "anthropic_sampling", "anthropic_user_id", "anthropic_metadata",
-           "valid_anthropic_turns"]
+           "anthropic_output_format", "valid_anthropic_turns"]
 
 JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else: no prose, no code fences."
 _PERSONAL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|\+?[\d\s().-]{7,}")
@@ -89,3 +89,19 @@ def valid_anthropic_turns(turns: list[dict[str, Any]], param: str) -> list[dict[
     if turns[-1]["role"] == "assistant" and final[-1]["type"] == "text":
         final[-1] = {**final[-1], "text": final[-1]["text"].rstrip()}
     return turns
+
+
+def anthropic_output_format(kind: Any, schema: Any, param: str,
+                            schema_param: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(``output_config.format``, system instruction) for an OpenAI structured-output request of
+    ``kind`` (``response_format.type`` / ``text.format.type``, at ``param``) and its schema (at
+    ``schema_param``). text asks for nothing; json_object is the instruction."""
+    if kind == "text":
+        return None, None
+    if kind == "json_object":
+        return None, JSON_INSTRUCTION
+    if kind == "json_schema":
+        if not isinstance(schema, dict):
+            raise ConversionError(f"{param.rsplit('.', 1)[0]} json_schema needs a schema object", schema_param)
+        return {"type": "json_schema", "schema": schema}, None
+    raise ConversionError(f"unsupported {param.rsplit('.', 1)[0]} type {kind!r}", param)

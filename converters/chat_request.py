@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_metadata
+from converters.anthropic_options import anthropic_max_tokens, anthropic_metadata, anthropic_output_format, anthropic_sampling
 from converters.errors import ConversionError
 from converters.chat_turns import to_anthropic_turns
 from converters.reasoning import anthropic_thinking
@@ -144,18 +144,13 @@ def _stop(stop: Any) -> list[str]:
 
 def _response_format(spec: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(output_config.format, system instruction) for ``response_format``."""
-    kind = spec.get("type") if isinstance(spec, dict) else None
-    if spec is None or kind == "text":
+    if spec is None:
         return None, None
-    if kind == "json_object":
-        return None, JSON_INSTRUCTION
-    if kind == "json_schema":
-        json_schema = spec.get("json_schema")
-        schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
-        if not isinstance(schema, dict):
-            raise ConversionError("response_format json_schema needs a schema object", "response_format.json_schema.schema")
-        return {"type": "json_schema", "schema": schema}, None
-    raise ConversionError(f"unsupported response_format type {kind!r}", "response_format.type")
+    if not isinstance(spec, dict):
+        raise ConversionError("response_format must be an object", "response_format")
+    json_schema = spec.get("json_schema")
+    return anthropic_output_format(spec.get("type"), json_schema.get("schema") if isinstance(json_schema, dict) else None,
+                                   "response_format.type", "response_format.json_schema.schema")
 
 
 # -- tools ------------------------------------------------------------------------------------

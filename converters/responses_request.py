@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.anthropic_options import JSON_INSTRUCTION, anthropic_max_tokens, anthropic_sampling, anthropic_metadata
+from converters.anthropic_options import anthropic_max_tokens, anthropic_metadata, anthropic_output_format, anthropic_sampling
 from converters.chat_request import MessagesTarget
 from converters.errors import ConversionError
 from converters.reasoning import anthropic_thinking
@@ -144,17 +144,11 @@ def _refuse_unsupported(body: dict[str, Any]) -> None:
 def _text_format(text: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(output_config.format, system instruction) for ``text.format``."""
     spec = text.get("format") if isinstance(text, dict) else None
-    kind = spec.get("type") if isinstance(spec, dict) else None
-    if spec is None or kind == "text":
+    if spec is None:
         return None, None
-    if kind == "json_object":
-        return None, JSON_INSTRUCTION
-    if kind == "json_schema":
-        schema = spec.get("schema")
-        if not isinstance(schema, dict):
-            raise ConversionError("text.format json_schema needs a schema object", "text.format.schema")
-        return {"type": "json_schema", "schema": schema}, None
-    raise ConversionError(f"unsupported text.format type {kind!r}", "text.format.type")
+    if not isinstance(spec, dict):
+        raise ConversionError("text.format must be an object", "text.format")
+    return anthropic_output_format(spec.get("type"), spec.get("schema"), "text.format.type", "text.format.schema")
 
 
 def _mark_cache(out: dict[str, Any]) -> None:
