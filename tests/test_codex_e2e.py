@@ -21,6 +21,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -64,8 +65,8 @@ class ChatModel:
     """An OpenAI-dialect reasoning model: reasoning, then an exec_command call (arguments in
     fragments); once the call's output is back, a final text quoting it."""
 
-    def __init__(self, proof: Path, token: str, code_mode: bool = False) -> None:
-        self.proof, self.token, self.code_mode = proof, token, code_mode
+    def __init__(self, proof: Path, token: str) -> None:
+        self.proof, self.token = proof, token
 
     def __call__(self, body: dict[str, Any]) -> Reply:
         model = body.get("model", "m")
@@ -187,35 +188,44 @@ def leaked(body: dict[str, Any]) -> list[str]:
     return [key for key in RESPONSES_ONLY if key in body]
 
 
-@pytest.mark.codex
-@pytest.mark.timeout(240)
-async def test_codex_runs_a_command_through_dragoman_on_a_chat_provider(codex_bin: str, provider: MockProvider,
-                                                                       start_dragoman, tmp_path: Path) -> None:
+async def codex_session(codex: str, provider: MockProvider, start_dragoman: Any, tmp_path: Path,
+                        model: Callable[[Path, str], Callable[[dict[str, Any]], Reply]], route: dict[str, Any],
+                        *extra: str, codex_model: str | None = "gpt-5-codex") -> tuple[Path, str, str, str]:
+    """Run one ``codex exec`` session through dragoman on the scripted ``model`` and check what every
+    session must show: exit 0, the proof file the command wrote, Codex's final message quoting the
+    command's output, a clean access log. (project, token, stdout + stderr, report)."""
     project, home = tmp_path / "project", tmp_path / "home"
     project.mkdir()
     home.mkdir()
     token = secrets.token_hex(6)
-    provider.responder = ChatModel(project / "proof.txt", token)
-    base_url = await start_dragoman(auth={"api_keys": [API_KEY]}, routes=[
-        {"match": "*", "provider": "mock", "model": "big-model", "client": "responses"}])
+    provider.responder = model(project / "proof.txt", token)
+    base_url = await start_dragoman(auth={"api_keys": [API_KEY]}, routes=[{"match": "*", "client": "responses", **route}])
     with capture_logs() as logs:
-        code, out, err = await run_codex(codex_bin, base_url, project, home)
+        code, out, err = await run_codex(codex, base_url, project, home, *extra, model=codex_model)
     report = (f"codex exited {code}; provider saw {len(provider.requests)} request(s)\n--- stdout ---\n{out[-4000:]}"
               f"\n--- stderr ---\n{err[-4000:]}")
     assert code == 0, report
     assert (project / "proof.txt").read_text() == token, report
     assert f"Done: the command said wrote-{token}." in out, report
     assert_clean_access_log(logs)
-
-    first, second = provider.requests[0], provider.requests[-1]
     assert len(provider.requests) == 2, report
+    return project, token, err + out, report
+
+
+@pytest.mark.codex
+@pytest.mark.timeout(240)
+async def test_codex_runs_a_command_through_dragoman_on_a_chat_provider(codex_bin: str, provider: MockProvider,
+                                                                       start_dragoman, tmp_path: Path) -> None:
+    project, token, output, report = await codex_session(codex_bin, provider, start_dragoman, tmp_path, ChatModel,
+                                                         {"provider": "mock", "model": "big-model"})
+    first, second = provider.requests
     assert all(body["stream"] is True and body["model"] == "big-model" for body in provider.requests)
     assert not leaked(first) and not leaked(second), (leaked(first), leaked(second))
     assert first["messages"][0]["role"] == "system" and "Codex" in first["messages"][0]["content"]
     names = [tool["function"]["name"] for tool in first["tools"]]
     assert "exec_command" in names and "multi_agent_v1__spawn_agent" in names, names   # a namespace, flattened
     # Codex's session is its prompt_cache_key: OpenAI's Chat API takes one too, for its prompt cache
-    session = re.search(r"session id: (\S+)", err + out)
+    session = re.search(r"session id: (\S+)", output)
     assert session is not None and {b["prompt_cache_key"] for b in provider.requests} == {session.group(1)}
     # the second turn carries the call and its output, paired
     calls = [m for m in second["messages"] if m.get("tool_calls")]
@@ -232,23 +242,10 @@ async def test_codex_runs_a_command_through_dragoman_on_a_chat_provider(codex_bi
 @pytest.mark.timeout(240)
 async def test_codex_runs_a_command_through_dragoman_on_an_anthropic_provider(codex_bin: str, provider: MockProvider,
                                                                              start_dragoman, tmp_path: Path) -> None:
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
-    token = secrets.token_hex(6)
-    provider.responder = AnthropicModel(project / "proof.txt", token)
-    base_url = await start_dragoman(auth={"api_keys": [API_KEY]}, routes=[
-        {"match": "*", "provider": "claude", "model": "claude-sonnet-4-5", "client": "responses"}])
-    with capture_logs() as logs:
-        code, out, err = await run_codex(codex_bin, base_url, project, home, "-c", 'model_reasoning_effort="medium"')
-    report = (f"codex exited {code}; provider saw {len(provider.requests)} request(s)\n--- stdout ---\n{out[-4000:]}"
-              f"\n--- stderr ---\n{err[-4000:]}")
-    assert code == 0, report
-    assert (project / "proof.txt").read_text() == token, report
-    assert f"Done: the command said wrote-{token}." in out, report
-    assert_clean_access_log(logs)
-
-    assert len(provider.requests) == 2 and provider.paths == ["/v1/messages", "/v1/messages"], report
+    _, token, _, report = await codex_session(codex_bin, provider, start_dragoman, tmp_path, AnthropicModel,
+                                              {"provider": "claude", "model": "claude-sonnet-4-5"},
+                                              "-c", 'model_reasoning_effort="medium"')
+    assert provider.paths == ["/v1/messages", "/v1/messages"], report
     first, second = provider.requests
     assert not leaked(first) and not leaked(second) and "prompt_cache_key" not in first
     assert first["thinking"] == {"type": "enabled", "budget_tokens": 8192}
@@ -270,22 +267,9 @@ async def test_codex_default_model_gets_its_tools_from_the_conversation_on_an_an
     """With no model configured, Codex 0.171 asks for its default model and declares its tools in an
     ``additional_tools`` input item: a freeform ``exec`` tool taking JavaScript that calls the others.
     Claude gets them as tools and its call runs: Codex evaluates the script, which runs the command."""
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
-    token = secrets.token_hex(6)
-    provider.responder = AnthropicModel(project / "proof.txt", token, code_mode=True)
-    base_url = await start_dragoman(auth={"api_keys": [API_KEY]}, routes=[
-        {"match": "*", "provider": "claude", "model": "claude-sonnet-4-5", "client": "responses"}])
-    with capture_logs() as logs:
-        code, out, err = await run_codex(codex_bin, base_url, project, home, model=None)
-    report = (f"codex exited {code}; provider saw {len(provider.requests)} request(s)\n--- stdout ---\n{out[-4000:]}"
-              f"\n--- stderr ---\n{err[-4000:]}")
-    assert code == 0, report
-    assert (project / "proof.txt").read_text() == token, report
-    assert f"Done: the command said wrote-{token}." in out, report
-    assert_clean_access_log(logs)
-
+    _, token, _, _ = await codex_session(codex_bin, provider, start_dragoman, tmp_path,
+                                         lambda proof, token: AnthropicModel(proof, token, code_mode=True),
+                                         {"provider": "claude", "model": "claude-sonnet-4-5"}, codex_model=None)
     first, second = provider.requests
     assert not leaked(first) and not leaked(second)
     tools = {tool["name"]: tool for tool in first["tools"]}
